@@ -1,0 +1,36 @@
+# make lab   set up .venv, then open JupyterLab on notebooks/
+# make run   set up, then execute every notebook in place, headless
+# make test  set up, then run the unit tests and execute the notebooks under nbval
+# make attack SEED=78483847   one attack from the command line, JSON out
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_CMD := $(PY) -m pytest tests/ $(wildcard notebooks/*.ipynb) --nbval-lax --nbval-current-env --nbval-cell-timeout=300
+SEED ?= 78483847
+
+.PHONY: setup lab run test attack clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -e .
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+run: setup
+	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
+
+test: setup
+	TQDM_DISABLE=1 $(TEST_CMD)
+
+attack: setup
+	$(PY) -m helpers attack --seed $(SEED) --json
+
+clean:
+	rm -rf $(VENV) *.egg-info

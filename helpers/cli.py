@@ -1,0 +1,153 @@
+"""Command line: the same chain as the notebooks, scriptable, numbers as JSON.
+
+    python -m helpers attack --seed 78483847 --json
+    python -m helpers attack --seed 1234 --index 4 --out out/
+    python -m helpers attack --seed 1 --image photo.jpg --label 17 --recipe idlg
+    python -m helpers samples
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from .data import CIFAR100_CLASSES, DataError, Example, check_label, load_cifar100, load_image, load_sample, sample_catalogue
+from .recipes import RECIPES
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump, exit 2
+        raise UsageError(message)
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m helpers", description="Deep Leakage from Gradients from the command line.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    attack = commands.add_parser("attack", help="recover one private image from its gradient")
+    attack.add_argument("--seed", type=int, required=True, help="seeds the network's weights and the dummy start")
+    source = attack.add_mutually_exclusive_group()
+    source.add_argument("--index", type=int, help="image index (bundled sample: 0-7, default 0; CIFAR-100: default 25)")
+    source.add_argument("--image", type=Path, help="any image file (centre crop, resized to 32x32)")
+    attack.add_argument("--dataset", choices=("sample", "cifar100"), default="sample", help="where --index points (default: sample)")
+    attack.add_argument("--data-dir", help="folder holding cifar-100-python/ (default: $DLG_DATA_DIR or ~/.torch)")
+    attack.add_argument("--download", action="store_true", help="download CIFAR-100 if missing (checksummed)")
+    attack.add_argument("--label", type=int, help="the private label (default: the image's own; 0 for --image)")
+    attack.add_argument("--recipe", choices=sorted(RECIPES), default="dlg", help="attack recipe (default: dlg)")
+    attack.add_argument("--iters", type=non_negative, help="outer L-BFGS steps (default: the recipe's, 300 for dlg)")
+    attack.add_argument("--device", default="cpu", help="cpu (default) or cuda; a seed draws other weights on cuda")
+    attack.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
+    attack.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    attack.add_argument("--out", type=Path, help="folder for reconstruction.png, loss.png and result.json")
+
+    commands.add_parser("samples", help="list the bundled offline images")
+    return parser
+
+
+def load_example(args: argparse.Namespace) -> Example:
+    if args.image is not None:
+        example = load_image(args.image, label=args.label)
+    elif args.dataset == "cifar100":
+        example = load_cifar100(25 if args.index is None else args.index, args.data_dir, download=args.download)
+    else:
+        example = load_sample(0 if args.index is None else args.index)
+    if args.label is not None and args.image is None:
+        example = Example(example.image, check_label(args.label), example.name)
+    return example
+
+
+def resolve_device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r}; use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA GPU is available")
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"unsupported device {name!r}; use cpu or cuda")
+    return device
+
+
+def write_outputs(trial, folder: Path) -> None:
+    from . import plots
+
+    plots.use_style()
+    folder.mkdir(parents=True, exist_ok=True)
+    fig = plots.compare(trial.example.image, {plots.trial_title(trial): trial.result.image})
+    fig.savefig(folder / "reconstruction.png")
+    fig = plots.loss_curves({f"seed {trial.seed}": trial.result.losses})
+    fig.savefig(folder / "loss.png")
+    (folder / "result.json").write_text(json.dumps(trial.as_dict(), indent=2) + "\n")
+
+
+def describe(record: dict) -> str:
+    def num(value, fmt):
+        return "n/a" if value is None else format(value, fmt)
+
+    return "\n".join(
+        [
+            f"image {record['image']}  seed {record['seed']}  recipe {record['recipe']}",
+            f"status   {record['status']} ({record['reason']})",
+            f"label    true {record['label_true']} ({CIFAR100_CLASSES[record['label_true']]}), "
+            f"recovered {record['label_recovered']} ({CIFAR100_CLASSES[record['label_recovered']]})",
+            f"loss     after step 1: {num(record['first_loss'], '.4g')}, final: {num(record['grad_loss'], '.3g')}",
+            f"image    MSE {num(record['mse'], '.3g')}  PSNR {num(record['psnr'], '.2f')} dB  SSIM {num(record['ssim'], '.3f')}",
+            f"cost     {record['iterations']} steps, {record['evals']} evaluations, {record['seconds']:.1f} s",
+        ]
+    )
+
+
+def run_attack_command(args: argparse.Namespace) -> int:
+    from .experiment import attack_example
+
+    device = resolve_device(args.device)
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    example = load_example(args)
+    trial = attack_example(example, args.seed, args.recipe, iterations=args.iters, device=device)
+    record = trial.as_dict()
+    if args.out is not None:
+        write_outputs(trial, args.out)
+    print(json.dumps(record) if args.json else describe(record))
+    return 0
+
+
+def list_samples() -> int:
+    for i, record in enumerate(sample_catalogue()):
+        print(f"{i}  {record['name']:<13} {record['class']:<8} {record['licence']}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "samples":
+            return list_samples()
+        return run_attack_command(args)
+    except (UsageError, DataError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

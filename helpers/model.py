@@ -1,0 +1,136 @@
+"""The victim network and everything "seed S" decides.
+
+The reference DLG code (mit-han-lab/dlg, ``main.py``) builds the LeNet, calls
+``torch.manual_seed(seed)``, redraws every weight and bias from U(-0.5, 0.5), computes the
+true gradient, then draws the dummy image and the dummy label with ``randn``. One seed
+therefore fixes both the network the client trains and the attacker's starting point.
+:func:`seeded_setup` reproduces that order exactly; its parts (:func:`init_weights`,
+:func:`draw_dummy`) let a notebook vary the two separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .data import IMAGE_SIZE, NUM_CLASSES
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class LeNet(nn.Module):
+    """The reference's small LeNet: three 5x5 convolutions (3→12→12→12, strides 2, 2, 1,
+    padding 2), each followed by a Sigmoid, then one linear layer 768 → 100."""
+
+    def __init__(self, activation: str = "sigmoid", num_classes: int = NUM_CLASSES, channels: int = 12):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        act = ACTIVATIONS[activation]
+        self.body = nn.Sequential(
+            nn.Conv2d(3, channels, kernel_size=5, padding=2, stride=2),
+            act(),
+            nn.Conv2d(channels, channels, kernel_size=5, padding=2, stride=2),
+            act(),
+            nn.Conv2d(channels, channels, kernel_size=5, padding=2, stride=1),
+            act(),
+        )
+        self.fc = nn.Sequential(nn.Linear(channels * (IMAGE_SIZE // 4) ** 2, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return self.fc(out.flatten(1))
+
+
+def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
+    """Redraw every weight and bias from U(-0.5, 0.5), in the order ``model.apply`` visits
+    the layers (the reference's ``weights_init``), with numbers from ``generator``."""
+
+    def redraw(module: nn.Module) -> None:
+        for name in ("weight", "bias"):
+            tensor = getattr(module, name, None)
+            if isinstance(tensor, torch.Tensor):
+                with torch.no_grad():
+                    tensor.uniform_(-0.5, 0.5, generator=generator)
+
+    return model.apply(redraw)
+
+
+def draw_dummy(
+    generator: torch.Generator,
+    batch: int = 1,
+    num_classes: int = NUM_CLASSES,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attacker's starting point: a ``randn`` image and ``randn`` label logits.
+
+    Drawn on the CPU and then moved, as the reference does, so the dummy for a seed is
+    the same on every device."""
+    image = torch.randn((batch, 3, IMAGE_SIZE, IMAGE_SIZE), generator=generator)
+    label = torch.randn((batch, num_classes), generator=generator)
+    return image.to(device), label.to(device)
+
+
+@dataclass
+class Setup:
+    """What one seed decides: the client's network and the attacker's dummy start."""
+
+    model: LeNet
+    dummy_image: torch.Tensor  # [B, 3, 32, 32]
+    dummy_label: torch.Tensor  # [B, 100] logits (the attack passes them through softmax)
+    weight_seed: int
+    dummy_seed: int
+
+
+def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """The generators ``torch.manual_seed(seed)`` would leave behind: the weights come from
+    the model's device's generator, the dummy from the CPU one (the same one on a CPU)."""
+    cpu = torch.Generator().manual_seed(seed)
+    if device.type == "cpu":
+        return cpu, cpu
+    return torch.Generator(device=device).manual_seed(seed), cpu
+
+
+def _fresh_lenet(activation: str, device: torch.device) -> LeNet:
+    """A LeNet whose default initialisation leaves the global random state untouched
+    (its weights are redrawn from an explicit generator right after)."""
+    with torch.random.fork_rng(devices=[]):
+        return LeNet(activation).to(device)
+
+
+def seeded_setup(
+    seed: int,
+    *,
+    weight_seed: int | None = None,
+    dummy_seed: int | None = None,
+    batch: int = 1,
+    activation: str = "sigmoid",
+    device: str | torch.device = "cpu",
+) -> Setup:
+    """Network and dummy exactly as the reference draws them after ``manual_seed(seed)``.
+
+    ``weight_seed`` / ``dummy_seed`` override one half: the weights are then those that
+    seed ``weight_seed`` draws, and the dummy is the one seed ``dummy_seed`` draws in the
+    reference (after its own weights), so ``seeded_setup(a, weight_seed=a, dummy_seed=a)``
+    is ``seeded_setup(a)``. On CUDA the weights come from the CUDA generator, so a seed
+    gives a different network there than on a CPU.
+    """
+    device = torch.device(device)
+    weight_seed = seed if weight_seed is None else weight_seed
+    dummy_seed = seed if dummy_seed is None else dummy_seed
+    model = _fresh_lenet(activation, device)
+    weight_gen, dummy_gen = _generators(weight_seed, device)
+    init_weights(model, weight_gen)
+    if dummy_seed != weight_seed:
+        # Draw the dummy where the reference would: after seed dummy_seed drew its weights.
+        throwaway_weights, dummy_gen = _generators(dummy_seed, device)
+        init_weights(_fresh_lenet(activation, device), throwaway_weights)
+    dummy_image, dummy_label = draw_dummy(dummy_gen, batch=batch, device=device)
+    return Setup(model, dummy_image, dummy_label, weight_seed, dummy_seed)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """How many numbers the shared gradient holds (one per parameter)."""
+    return sum(p.numel() for p in model.parameters())

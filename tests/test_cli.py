@@ -1,0 +1,66 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers.cli import main
+
+JSON_KEYS = {
+    "seed", "recipe", "image", "label_true", "label_recovered", "status", "grad_loss",
+    "mse", "psnr", "ssim", "iterations", "evals", "seconds",
+}
+
+
+def test_attack_json(capsys):
+    assert main(["attack", "--seed", "78483847", "--iters", "3", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert JSON_KEYS <= set(record)
+    assert record["seed"] == 78483847 and record["recipe"] == "dlg" and record["iterations"] == 3
+    assert record["image"] == "sample:astronaut" and record["status"] in ("converged", "stalled", "diverged")
+
+
+def test_attack_text_and_out_folder(tmp_path, capsys):
+    assert main(["attack", "--seed", "1", "--index", "2", "--iters", "2", "--recipe", "idlg", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "status" in text and "PSNR" in text
+    assert (tmp_path / "reconstruction.png").stat().st_size > 1000
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "result.json").read_text())["recipe"] == "idlg"
+
+
+def test_attack_on_an_image_file(tmp_path, capsys):
+    from PIL import Image
+
+    Image.new("RGB", (50, 40), (10, 200, 30)).save(tmp_path / "green.png")
+    assert main(["attack", "--seed", "1", "--image", str(tmp_path / "green.png"), "--label", "5", "--iters", "1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["image"] == "file:green.png" and record["label_true"] == 5
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["attack", "--seed", "1", "--recipe", "nope"], "invalid choice"),
+        (["attack", "--seed", "1", "--index", "99"], "out of range"),
+        (["attack", "--seed", "1", "--iters", "-3"], "must be >= 0"),
+        (["attack", "--seed", "1", "--image", "/no/such/file.png"], "not found"),
+        (["attack", "--seed", "1", "--label", "100"], "label 100"),
+        (["attack", "--seed", "x"], "invalid int"),
+        (["attack"], "required"),
+        (["attack", "--seed", "1", "--dataset", "cifar100", "--data-dir", "/nonexistent"], "not in /nonexistent"),
+        (["attack", "--seed", "1", "--device", "tpu"], "device"),
+        (["launch"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    done = subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_samples_listing(capsys):
+    assert main(["samples"]) == 0
+    assert "astronaut" in capsys.readouterr().out
