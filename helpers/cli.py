@@ -3,6 +3,7 @@
     python -m helpers attack --seed 78483847 --json
     python -m helpers attack --seed 1234 --index 4 --out out/
     python -m helpers attack --seed 1 --image photo.jpg --label 17 --recipe idlg
+    python -m helpers sweep --seeds 0-99 --recipe dlg --json
     python -m helpers samples
 """
 
@@ -10,13 +11,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
-from .data import CIFAR100_CLASSES, DataError, Example, check_label, load_cifar100, load_image, load_sample, sample_catalogue
+from .data import (
+    CIFAR100_CLASSES,
+    DataError,
+    Example,
+    check_label,
+    load_cifar100,
+    load_image,
+    load_sample,
+    load_sample_set,
+    sample_catalogue,
+)
 from .recipes import RECIPES
 
 
@@ -55,6 +67,21 @@ def build_parser() -> Parser:
     attack.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
     attack.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     attack.add_argument("--out", type=Path, help="folder for reconstruction.png, loss.png and result.json")
+
+    sweep = commands.add_parser("sweep", help="attack one image with many seeds; success rate and spread")
+    sweep.add_argument("--seeds", default="0-99", help="e.g. 0-99, 1,5,9 or 0-9,1234 (default 0-99)")
+    sweep_source = sweep.add_mutually_exclusive_group()
+    sweep_source.add_argument("--index", type=int, help="image index (bundled sample: 0-7, default 0; CIFAR-100: default 25)")
+    sweep_source.add_argument("--image", type=Path, help="any image file (centre crop, resized to 32x32)")
+    sweep_source.add_argument("--all-samples", action="store_true", help="every bundled image")
+    sweep.add_argument("--dataset", choices=("sample", "cifar100"), default="sample")
+    sweep.add_argument("--data-dir")
+    sweep.add_argument("--download", action="store_true")
+    sweep.add_argument("--label", type=int)
+    sweep.add_argument("--recipe", choices=sorted(RECIPES), default="dlg")
+    sweep.add_argument("--iters", type=non_negative)
+    sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
+    sweep.add_argument("--json", action="store_true", help="print one JSON object: per-seed records and a summary")
 
     commands.add_parser("samples", help="list the bundled offline images")
     return parser
@@ -129,6 +156,31 @@ def run_attack_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sweep_command(args: argparse.Namespace) -> int:
+    from .sweep import parse_seeds, summarise, timed_sweep
+
+    seeds = parse_seeds(args.seeds)
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    examples = load_sample_set() if args.all_samples else [load_example(args)]
+    trials, wall = timed_sweep(
+        examples, seeds, args.recipe, iterations=args.iters, workers=args.workers, progress=sys.stderr.isatty(),
+        snapshot_steps=(),
+    )
+    summary = summarise(trials)
+    records = [t.as_dict() for t in trials]
+    if args.json:
+        summary_record = {k: v for k, v in vars(summary).items()} | {"wall_seconds": round(wall, 2), "workers": args.workers}
+        print(json.dumps({"summary": summary_record, "trials": records}))
+    else:
+        for r in records:
+            psnr = "   n/a" if r["psnr"] is None else f"{r['psnr']:6.1f}"
+            print(f"{r['image']:<20} seed {r['seed']:>10}  {r['status']:<9} PSNR {psnr} dB  {r['seconds']:6.1f} s")
+        print(summary.line())
+        print(f"wall time {wall:.1f} s on {args.workers} worker(s)")
+    return 0
+
+
 def list_samples() -> int:
     for i, record in enumerate(sample_catalogue()):
         print(f"{i}  {record['name']:<13} {record['class']:<8} {record['licence']}")
@@ -140,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "samples":
             return list_samples()
+        if args.command == "sweep":
+            return run_sweep_command(args)
         return run_attack_command(args)
     except (UsageError, DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -161,3 +161,130 @@ def trial_title(trial) -> str:
     if r.status == "diverged":
         return f"seed {trial.seed}\ndiverged"
     return f"seed {trial.seed}\n{r.status}, {m.psnr:.1f} dB"
+
+
+def function_panels(
+    x: torch.Tensor | np.ndarray,
+    panels: Mapping[str, Mapping[str, torch.Tensor | np.ndarray]],
+    xlabel: str = "z",
+    size: tuple[float, float] = (6.0, 4.2),
+) -> plt.Figure:
+    """Curves side by side: one panel per title in ``panels``, one line per label in it,
+    all against the same ``x`` (e.g. an activation and its first two derivatives)."""
+    xs = np.asarray(torch.as_tensor(x).detach().cpu(), dtype=float)
+    fig, axes = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels.items()):
+        for i, (label, y) in enumerate(curves.items()):
+            ys = np.asarray(torch.as_tensor(y).detach().cpu(), dtype=float)
+            ax.plot(xs, ys, label=label, color=SEED_COLORS[i % len(SEED_COLORS)], lw=2.5)
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def histograms(
+    groups: Mapping[str, torch.Tensor | np.ndarray],
+    bins: int = 60,
+    xlabel: str = "value",
+    value_range: tuple[float, float] | None = None,
+    colors: Sequence[str] | None = None,
+    size: tuple[float, float] = (6.0, 4.2),
+) -> plt.Figure:
+    """One histogram panel per group (e.g. weights under two initialisations, or the colour
+    channels of an image), sharing the x-axis; ``value_range`` fixes the bins' span."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(size[0] * len(groups), size[1]), squeeze=False, sharex=True)
+    colors = list(colors) if colors else list(SEED_COLORS)
+    for i, (ax, (title, values)) in enumerate(zip(axes[0], groups.items())):
+        data = np.asarray(torch.as_tensor(values).detach().cpu().flatten(), dtype=float)
+        ax.hist(data, bins=bins, range=value_range, color=colors[i % len(colors)])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("count")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def label_bars(
+    scores: torch.Tensor | Sequence[float],
+    true_label: int | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str = "Label scores",
+    ylabel: str = "score",
+    symlog: float | None = None,
+    size: tuple[float, float] = (12.0, 4.5),
+) -> plt.Figure:
+    """One bar per class; the true class (if given) in the truth colour and named, the others
+    grey, with a zero line so the sign of each bar is plain (e.g. iDLG's label scores).
+    ``symlog`` (a small positive number) puts the y-axis on a logarithmic scale in both
+    directions, linear within ±``symlog``, so bars many orders of magnitude apart all show."""
+    values = np.asarray(torch.as_tensor(scores).detach().cpu(), dtype=float)
+    colors = ["#999999"] * len(values)
+    if true_label is not None:
+        colors[true_label] = TRUE_COLOR
+    fig, ax = plt.subplots(figsize=size)
+    ax.bar(np.arange(len(values)), values, color=colors, width=0.8)
+    ax.axhline(0, color="black", lw=1)
+    margin = 4.0 if symlog is not None else 1.15
+    ax.set_ylim(min(values.min(), 0) * margin, max(values.max(), 0) * margin)
+    if symlog is not None:
+        ax.set_yscale("symlog", linthresh=symlog)
+        top = max(abs(values).max(), symlog)
+        decades = np.arange(math.ceil(math.log10(symlog)), math.ceil(math.log10(top)) + 1)
+        decades = decades[(decades - decades[-1]) % 2 == 0]  # every other decade, keeping the top one
+        ticks = [10.0**d for d in decades]
+        ax.set_yticks([-t for t in ticks[::-1] if -t >= values.min() * margin] + [0] + [t for t in ticks if t <= values.max() * margin])
+    if true_label is not None:
+        name = class_names[true_label] if class_names else "true class"
+        left = true_label > 0.2 * len(values)  # name the bar on its left unless it is near the left edge
+        ax.annotate(
+            f"{name} ({true_label})",
+            xy=(true_label, values[true_label]),
+            xytext=(-8 if left else 8, 0),
+            textcoords="offset points",
+            ha="right" if left else "left",
+            va="center",
+            color=TRUE_COLOR,
+            fontweight="bold",
+        )
+    ax.set_xlim(-1, len(values))
+    ax.set_xlabel("class index")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def psnr_curves(
+    curves: Mapping[str, Mapping[int, float]],
+    threshold: float | None = 30.0,
+    title: str = "When does the image appear?",
+    size: tuple[float, float] = (8.0, 4.5),
+) -> plt.Figure:
+    """PSNR of the dummy against the truth, per L-BFGS step, one line per run (each a
+    ``{step: psnr}`` mapping, e.g. from kept snapshots), with a dashed line at ``threshold``
+    dB (the series' success mark). Non-finite values (an exact copy, a diverged dummy) are
+    left out."""
+    fig, ax = plt.subplots(figsize=size)
+    for i, (name, by_step) in enumerate(curves.items()):
+        steps = sorted(by_step)
+        values = np.asarray([by_step[s] for s in steps], dtype=float)
+        values = np.where(np.isfinite(values), values, np.nan)
+        ax.plot(steps, values, label=name, color=SEED_COLORS[i % len(SEED_COLORS)], lw=2.5)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1.5)
+        ax.annotate(f"{threshold:g} dB", xy=(1, threshold), xycoords=("axes fraction", "data"),
+                    xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", color="grey")
+    ax.set_xlabel("L-BFGS step")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    if len(curves) > 1:
+        ax.legend()
+    fig.tight_layout()
+    return fig

@@ -21,7 +21,7 @@ class Recipe:
     history_size: int = 100
     line_search: str | None = None  # None (the reference) or "strong_wolfe"
     tolerance: float = 0.0  # stop early once the matching loss is at or below this (0: never)
-    converged_below: float = 1e-3  # matching loss under which a run counts as converged
+    converged_below: float = 1e-4  # matching loss under which a run counts as converged
     restarts: int = 1
 
     def with_(self, **changes) -> "Recipe":

@@ -1,0 +1,160 @@
+"""Many seeds at once: how often does an attack succeed, and how sure are we of that rate?
+
+Each (example, seed) attack is independent, so a sweep spreads them over worker processes
+(one torch thread each: on a small network that is faster than sharing threads).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import torch
+
+from .data import Example
+from .experiment import Trial, attack_example
+from .recipes import Recipe, get_recipe
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-99"``, ``"1,5,9"`` or a mix (``"0-9,1234"``) as a list of seeds, in order."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        try:
+            if dash and low:
+                first, last = int(low), int(high)
+                if last < first:
+                    raise ValueError
+                seeds.extend(range(first, last + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise ValueError(f"cannot read seeds {text!r}: use e.g. 0-99 or 1,5,9") from None
+    if not seeds:
+        raise ValueError(f"no seeds in {text!r}")
+    return seeds
+
+
+def _one(job: tuple) -> Trial:
+    example, seed, recipe, kwargs = job
+    torch.set_num_threads(1)
+    return attack_example(example, seed, recipe, **kwargs)
+
+
+def run_sweep(
+    examples: Example | Sequence[Example],
+    seeds: Iterable[int],
+    recipe: str | Recipe = "dlg",
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+    **attack_kwargs,
+) -> list[Trial]:
+    """Attack every example with every seed; trials come back in (example, seed) order.
+
+    ``workers`` processes (default: every core) each run one attack on one thread;
+    ``workers=1`` runs in this process. Extra keyword arguments go to
+    :func:`helpers.experiment.attack_example` (e.g. ``iterations``, ``snapshot_steps``).
+    """
+    recipe = get_recipe(recipe)
+    examples = [examples] if isinstance(examples, Example) else list(examples)
+    jobs = [(example, seed, recipe, attack_kwargs) for example in examples for seed in seeds]
+    workers = min(workers or os.cpu_count() or 1, len(jobs)) or 1
+    bar = _progress(len(jobs), f"{recipe.name} sweep", progress)
+    trials: list[Trial] = []
+    if workers == 1:
+        threads = torch.get_num_threads()
+        try:
+            for job in jobs:
+                trials.append(_one(job))
+                bar.update()
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        # spawn, not fork: forking a process that already ran torch's thread pools can hang
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for trial in pool.map(_one, jobs):
+                trials.append(trial)
+                bar.update()
+    bar.close()
+    return trials
+
+
+def _progress(total: int, label: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=label, unit="attack", disable=not enabled, leave=False)
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a success rate (honest spread for a few dozen seeds)."""
+    if trials == 0:
+        return (math.nan, math.nan)
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """A sweep in numbers: success rate with its 95 % interval, PSNR and time."""
+
+    recipe: str
+    attacks: int
+    successes: int
+    rate: float
+    rate_low: float
+    rate_high: float
+    statuses: dict
+    median_psnr: float
+    median_seconds: float
+    total_seconds: float
+
+    def line(self) -> str:
+        return (
+            f"{self.recipe}: {self.successes}/{self.attacks} succeed "
+            f"({100 * self.rate:.0f} %, 95 % interval {100 * self.rate_low:.0f}-{100 * self.rate_high:.0f} %), "
+            f"median PSNR {self.median_psnr:.1f} dB, median {self.median_seconds:.1f} s per attack"
+        )
+
+
+def summarise(trials: Sequence[Trial]) -> SweepSummary:
+    """Success rate (PSNR >= 30 dB and not diverged) and its spread over a sweep's trials."""
+    successes = sum(t.success for t in trials)
+    statuses: dict[str, int] = {}
+    for t in trials:
+        statuses[t.result.status] = statuses.get(t.result.status, 0) + 1
+    psnrs = [t.metrics.psnr if math.isfinite(t.metrics.psnr) else 0.0 for t in trials]
+    seconds = [t.result.seconds for t in trials]
+    low, high = wilson_interval(successes, len(trials))
+    return SweepSummary(
+        recipe=trials[0].result.recipe if trials else "",
+        attacks=len(trials),
+        successes=successes,
+        rate=successes / len(trials) if trials else math.nan,
+        rate_low=low,
+        rate_high=high,
+        statuses=statuses,
+        median_psnr=statistics.median(psnrs) if psnrs else math.nan,
+        median_seconds=statistics.median(seconds) if seconds else math.nan,
+        total_seconds=sum(seconds),
+    )
+
+
+def timed_sweep(*args, **kwargs) -> tuple[list[Trial], float]:
+    """:func:`run_sweep` and its wall-clock seconds."""
+    start = time.perf_counter()
+    trials = run_sweep(*args, **kwargs)
+    return trials, time.perf_counter() - start

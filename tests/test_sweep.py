@@ -1,0 +1,40 @@
+import json
+
+import pytest
+
+from helpers.cli import main
+from helpers.data import load_sample
+from helpers.sweep import parse_seeds, run_sweep, summarise, wilson_interval
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("1,5, 9") == [1, 5, 9]
+    assert parse_seeds("0-2,1234") == [0, 1, 2, 1234]
+    for bad in ("", "a-b", "5-1", "x"):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(66, 100)
+    assert 0.56 < low < 0.66 < high < 0.75
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+
+
+def test_sweep_in_processes_matches_the_same_sweep_in_process():
+    example = load_sample(0)
+    here = run_sweep(example, [1, 2], "dlg", workers=1, iterations=3)
+    there = run_sweep(example, [1, 2], "dlg", workers=2, iterations=3)
+    assert [t.seed for t in there] == [1, 2]
+    for a, b in zip(here, there):
+        assert a.result.losses == b.result.losses
+    summary = summarise(here)
+    assert summary.attacks == 2 and 0 <= summary.successes <= 2
+
+
+def test_sweep_cli_json(capsys):
+    assert main(["sweep", "--seeds", "0-1", "--iters", "2", "--workers", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [t["seed"] for t in out["trials"]] == [0, 1]
+    assert out["summary"]["attacks"] == 2
