@@ -6,6 +6,7 @@ One module per step of the attack, in the order the notebooks walk them:
                        (experiment chains them; cli exposes the chain)
 """
 
+from . import display
 from .attack import Result, run_attack
 from .data import CIFAR100_CLASSES, DataError, Example, load_cifar100, load_image, load_sample, load_sample_set
 from .experiment import Trial, attack_example

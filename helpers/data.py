@@ -159,8 +159,8 @@ def load_cifar100(
     root = data_dir(path)
     if not download and not cifar100_available(root):
         raise DataError(
-            f"CIFAR-100 is not in {root}; download it once with --download "
-            f"(or set {DATA_DIR_ENV} to a folder that holds cifar-100-python/)"
+            f"CIFAR-100 is not in {root}; download it once (download=True, or --download on the "
+            f"command line) or set {DATA_DIR_ENV} to a folder that holds cifar-100-python/"
         )
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)

@@ -230,7 +230,8 @@ def label_bars(
     ax.bar(np.arange(len(values)), values, color=colors, width=0.8)
     ax.axhline(0, color="black", lw=1)
     margin = 4.0 if symlog is not None else 1.15
-    ax.set_ylim(min(values.min(), 0) * margin, max(values.max(), 0) * margin)
+    if np.abs(values).max() > 0:
+        ax.set_ylim(min(values.min(), 0) * margin, max(values.max(), 0) * margin)
     if symlog is not None:
         ax.set_yscale("symlog", linthresh=symlog)
         top = max(abs(values).max(), symlog)

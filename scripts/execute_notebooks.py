@@ -23,6 +23,8 @@ def execute(path: Path, timeout: int = 600) -> float:
     start = time.perf_counter()
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     notebook.metadata.pop("widgets", None)
+    for cell in notebook.cells:  # run timestamps only make diffs noisy
+        cell.metadata.pop("execution", None)
     nbformat.write(notebook, path)
     return time.perf_counter() - start
 
