@@ -270,3 +270,36 @@ def recover(
             delta = below * activation_slope(a, activation)
             output = u
     return Recovery(u, label, features, layers)
+
+
+def closed_form_attack(model: nn.Module, target: Gradient, recipe, image_shape: tuple[int, ...] = (1, 3, 32, 32)):
+    """The closed form as an attack recipe: a :class:`helpers.attack.Result` judged, like every
+    recipe, by the matching loss of what it recovered (and flagged diverged when a layer's
+    system cannot be trusted)."""
+    from .attack import DIVERGED, Result, judge
+    from .gradients import gradient_distance, model_gradient, model_num_classes, one_hot
+
+    start = time.perf_counter()
+    recovery = recover(model, target, image_shape, tolerance=recipe.tolerance or 1e-7)
+    parameter = next(model.parameters())
+    image = recovery.image.to(dtype=parameter.dtype, device=parameter.device)
+    if recovery.ok:
+        soft = one_hot([recovery.label], model_num_classes(model)).to(parameter.device)
+        with torch.enable_grad():
+            loss = float(gradient_distance(model_gradient(model, image, soft), target, recipe.loss))
+        status, reason = judge([loss], image, recipe)
+    else:
+        loss, status, reason = math.nan, DIVERGED, recovery.reason
+    return Result(
+        recipe=recipe.name,
+        image=image,
+        label=[recovery.label],
+        losses=[loss],
+        snapshots={0: image[0].clone()},
+        iterations=0,
+        evals=1,
+        seconds=time.perf_counter() - start,
+        status=status,
+        reason=reason,
+        extras={"layers": recovery.layers},
+    )

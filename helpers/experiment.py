@@ -76,12 +76,18 @@ def attack_example(
     device: str | torch.device = "cpu",
     snapshot_steps: Iterable[int] | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    defence: Callable[[list[torch.Tensor]], list[torch.Tensor]] | None = None,
 ) -> Trial:
     """Run the reference experiment: seed the network and the dummy, let the client compute
-    its gradient on ``example``, attack that gradient, and score the result."""
+    its gradient on ``example``, attack that gradient, and score the result.
+
+    ``defence`` (optional) transforms the gradient before it is shared: the attack sees only
+    its output."""
     recipe = get_recipe(recipe)
     setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device)
     shared = true_gradient(setup.model, example.image, example.label)
+    if defence is not None:
+        shared = defence(shared)
     result = run_attack(
         setup.model,
         shared,
