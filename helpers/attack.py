@@ -18,6 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .gradients import Gradient, gradient_distance, infer_label, model_gradient, model_num_classes, one_hot
+from .batched import batched_matching_loss
+from .lbfgs import DEAD, DONE, RUNNING, STUCK, minimise
 from .recipes import Recipe, get_recipe
 
 CONVERGED, STALLED, DIVERGED = "converged", "stalled", "diverged"
@@ -102,6 +104,12 @@ def run_attack(
     if steps < 0:
         raise ValueError(f"iterations must be >= 0, got {steps}")
     keep = set(range(0, steps + 1, 10)) | {steps} if snapshot_steps is None else set(snapshot_steps)
+    if recipe.optimiser == "closed-form":
+        from .closed_form import closed_form_attack  # solves instead of searching; no dummy needed
+
+        return closed_form_attack(model, target, recipe, tuple(dummy_image[:1].shape), on_step=on_step)
+    if recipe.optimiser == "batched-lbfgs":
+        return _run_batched(model, target, dummy_image, recipe, steps, keep, on_step)
     params = [p for p in model.parameters()]
     device = params[0].device
     target = [g.to(device) for g in target]
@@ -180,3 +188,97 @@ def run_attack(
         status=status,
         reason=reason,
     )
+
+
+# ----------------------------------------------------------------------------- batched restarts
+
+
+def restart_dummies(dummy_image: torch.Tensor, restarts: int) -> torch.Tensor:
+    """The ``restarts`` starting dummies: the first rows of ``dummy_image``, which
+    :func:`helpers.model.seeded_setup` draws with ``batch=restarts``."""
+    if dummy_image.shape[0] < restarts:
+        raise ValueError(
+            f"{restarts} restarts need {restarts} dummy rows, got {dummy_image.shape[0]}: "
+            f"draw them with seeded_setup(seed, batch={restarts})"
+        )
+    return dummy_image.detach()[:restarts].clone()
+
+
+def _run_batched(
+    model: nn.Module,
+    target: Gradient,
+    dummy_image: torch.Tensor,
+    recipe: Recipe,
+    steps: int,
+    keep: set[int],
+    on_step: Callable[[int, float], None] | None,
+) -> Result:
+    """``recipe.restarts`` dummies, each its own L-BFGS, advanced by one batched evaluation per
+    iteration (:func:`helpers.lbfgs.minimise`); the lowest final matching loss wins."""
+    if recipe.label != "infer":
+        raise ValueError(f"recipe {recipe.name!r}: batched restarts optimise the image only (label='infer')")
+    if recipe.restarts < 1:
+        raise ValueError(f"restarts must be >= 1, got {recipe.restarts}")
+    device = next(model.parameters()).device
+    target = [g.detach().to(device) for g in target]
+    label_index = infer_label(target)
+    soft_label = one_hot([label_index], model_num_classes(model)).to(device)
+    losses_of = batched_matching_loss(model, target, soft_label, recipe.loss)
+    start_rows = restart_dummies(dummy_image, recipe.restarts).to(device)
+    if recipe.init == "pixel-range":
+        start_rows = 0.5 + recipe.init_scale * start_rows
+
+    def evaluate(x: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.detach().requires_grad_(True)
+        losses = losses_of(x)
+        (gradient,) = torch.autograd.grad(losses.sum(), x)
+        return losses.detach(), gradient
+
+    def report(step: int, losses: torch.Tensor) -> None:
+        finite = losses[torch.isfinite(losses)]
+        on_step(step, float(finite.min()) if len(finite) else math.nan)
+
+    start = time.perf_counter()
+    run = minimise(
+        evaluate,
+        start_rows,
+        steps=steps,
+        inner=recipe.max_iter,
+        history_size=recipe.history_size,
+        tolerance=recipe.tolerance,
+        keep=keep,
+        on_step=report if on_step is not None else None,
+    )
+    seconds = time.perf_counter() - start
+    verdicts = [judge(history, run.x[k : k + 1], recipe) for k, history in enumerate(run.history)]
+    # The winner: not diverged, then the lowest final matching loss. Nothing else is consulted.
+    finals = [v if math.isfinite(v) else math.inf for v in run.losses.tolist()]
+    winner = min(range(recipe.restarts), key=lambda k: (verdicts[k][0] == DIVERGED, finals[k], k))
+    status, reason = verdicts[winner]
+    if recipe.restarts > 1:
+        reason = f"{reason} (restart {winner} of {recipe.restarts}, lowest matching loss)"
+    losses = run.history[winner]
+    if steps == 0:
+        losses = losses[:1]
+    return Result(
+        recipe=recipe.name,
+        image=run.x[winner : winner + 1].clone(),
+        label=[label_index],
+        losses=losses,
+        snapshots={step: rows[winner].clone() for step, rows in run.snapshots.items()},
+        iterations=run.iterations,
+        evals=run.row_evals,
+        seconds=seconds,
+        status=status,
+        reason=reason,
+        extras={
+            "winner": winner,
+            "restart_losses": run.losses.tolist(),
+            "restart_status": [v[0] for v in verdicts],
+            "restart_states": [_STATE_NAMES[v] for v in run.state],
+            "batched_evals": run.evals,
+        },
+    )
+
+
+_STATE_NAMES = {RUNNING: "running", DONE: "at tolerance", STUCK: "no progress", DEAD: "non-finite"}

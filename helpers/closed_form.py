@@ -272,24 +272,42 @@ def recover(
     return Recovery(u, label, features, layers)
 
 
-def closed_form_attack(model: nn.Module, target: Gradient, recipe, image_shape: tuple[int, ...] = (1, 3, 32, 32)):
+def closed_form_attack(
+    model: nn.Module,
+    target: Gradient,
+    recipe,
+    image_shape: tuple[int, ...] = (1, 3, 32, 32),
+    on_step=None,
+):
     """The closed form as an attack recipe: a :class:`helpers.attack.Result` judged, like every
-    recipe, by the matching loss of what it recovered (and flagged diverged when a layer's
-    system cannot be trusted)."""
-    from .attack import DIVERGED, Result, judge
+    recipe, by the matching loss of what it recovered, and flagged diverged when a layer's
+    system cannot be trusted. With ``recipe.iterations > 0`` the recovered image is then
+    polished by that many steps of L-BFGS (``recipe.line_search``) on the matching loss."""
+    from .attack import DIVERGED, Result, judge, run_attack
     from .gradients import gradient_distance, model_gradient, model_num_classes, one_hot
 
     start = time.perf_counter()
-    recovery = recover(model, target, image_shape, tolerance=recipe.tolerance or 1e-7)
+    recovery = recover(model, target, image_shape, tolerance=recipe.solver_tolerance)
     parameter = next(model.parameters())
     image = recovery.image.to(dtype=parameter.dtype, device=parameter.device)
-    if recovery.ok:
-        soft = one_hot([recovery.label], model_num_classes(model)).to(parameter.device)
-        with torch.enable_grad():
-            loss = float(gradient_distance(model_gradient(model, image, soft), target, recipe.loss))
-        status, reason = judge([loss], image, recipe)
-    else:
-        loss, status, reason = math.nan, DIVERGED, recovery.reason
+    extras = {"layers": recovery.layers}
+    if not recovery.ok:
+        return Result(
+            recipe=recipe.name, image=image, label=[recovery.label], losses=[math.nan], snapshots={},
+            iterations=0, evals=0, seconds=time.perf_counter() - start, status=DIVERGED,
+            reason=recovery.reason, extras=extras,
+        )
+    if recipe.iterations > 0:
+        polish = run_attack(
+            model, target, image, None, recipe.with_(optimiser="torch-lbfgs"), snapshot_steps=(0, recipe.iterations), on_step=on_step
+        )
+        polish.seconds = time.perf_counter() - start
+        polish.extras.update(extras)
+        return polish
+    soft = one_hot([recovery.label], model_num_classes(model)).to(parameter.device)
+    with torch.enable_grad():
+        loss = float(gradient_distance(model_gradient(model, image, soft), target, recipe.loss))
+    status, reason = judge([loss], image, recipe)
     return Result(
         recipe=recipe.name,
         image=image,
@@ -301,5 +319,5 @@ def closed_form_attack(model: nn.Module, target: Gradient, recipe, image_shape: 
         seconds=time.perf_counter() - start,
         status=status,
         reason=reason,
-        extras={"layers": recovery.layers},
+        extras=extras,
     )

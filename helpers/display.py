@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import IPython.display
 
 
 def show_source(obj) -> "IPython.display.Code":

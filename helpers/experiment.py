@@ -84,7 +84,7 @@ def attack_example(
     ``defence`` (optional) transforms the gradient before it is shared: the attack sees only
     its output."""
     recipe = get_recipe(recipe)
-    setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device)
+    setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device, batch=recipe.restarts)
     shared = true_gradient(setup.model, example.image, example.label)
     if defence is not None:
         shared = defence(shared)

@@ -22,7 +22,11 @@ class Recipe:
     line_search: str | None = None  # None (the reference) or "strong_wolfe"
     tolerance: float = 0.0  # stop early once the matching loss is at or below this (0: never)
     converged_below: float = 1e-4  # matching loss under which a run counts as converged
-    restarts: int = 1
+    restarts: int = 1  # independent starts, run batched; the lowest final matching loss wins
+    optimiser: Literal["torch-lbfgs", "batched-lbfgs", "closed-form"] = "torch-lbfgs"  # see helpers.lbfgs, helpers.closed_form
+    init: Literal["randn", "pixel-range"] = "randn"  # the seed's randn dummy as is, or 0.5 + init_scale * it
+    init_scale: float = 0.1
+    solver_tolerance: float = 1e-7  # closed form: LSQR's relative stopping tolerance per layer
 
     def with_(self, **changes) -> "Recipe":
         """A copy with some settings changed (e.g. fewer iterations)."""
@@ -42,7 +46,23 @@ IDLG = Recipe(
     label="infer",
 )
 
-RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (DLG, IDLG)}
+ROBUST = Recipe(
+    name="robust",
+    description="A sturdier, faster attack: label from the gradient (iDLG), the seed's dummy squeezed "
+    "into the pixel range (0.5 + 0.1 * randn), restarts advanced together by a batched L-BFGS "
+    "(own long curvature history and backtracking line search per restart), early stop at a "
+    "matching-loss tolerance, winner chosen by the lowest matching loss",
+    label="infer",
+    optimiser="batched-lbfgs",
+    init="pixel-range",
+    restarts=2,
+    iterations=300,  # outer steps of max_iter L-BFGS iterations each: a cap, the tolerance stops it
+    max_iter=10,
+    history_size=400,
+    tolerance=2e-5,
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (DLG, IDLG, ROBUST)}
 
 
 def get_recipe(recipe: str | Recipe) -> Recipe:
@@ -53,3 +73,22 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
         return RECIPES[recipe]
     except KeyError:
         raise ValueError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}") from None
+
+
+CLOSED_FORM = Recipe(
+    name="closed-form",
+    description="Solve instead of search (R-GAP): the label and the last layer's input by division, then "
+    "each convolution's input by weighted linear least squares (LSQR), top down; no dummy, no seed luck",
+    label="infer",
+    optimiser="closed-form",
+    iterations=0,  # no search; closed-form+lbfgs polishes for a few steps
+)
+
+CLOSED_FORM_LBFGS = CLOSED_FORM.with_(
+    name="closed-form+lbfgs",
+    description="The closed-form image as the start of a short strong-Wolfe L-BFGS polish of the matching loss",
+    iterations=10,
+    line_search="strong_wolfe",
+)
+
+RECIPES.update({recipe.name: recipe for recipe in (CLOSED_FORM, CLOSED_FORM_LBFGS)})

@@ -10,7 +10,6 @@ Run:  python scripts/make_sample_data.py     (needs scikit-learn for two of the 
 """
 
 import json
-from pathlib import Path
 
 import matplotlib.cbook
 import numpy as np

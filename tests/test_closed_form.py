@@ -94,3 +94,30 @@ def test_zero_gradient_is_flagged():
     zeros = [torch.zeros_like(p) for p in setup.model.parameters()]
     recovery = recover(setup.model, zeros)
     assert not recovery.ok and math.isnan(float(recovery.image.flatten()[0]))
+
+
+def test_closed_form_recipes_through_the_common_attack_path():
+    from helpers.experiment import attack_example
+
+    example = load_sample(4)
+    for name in ("closed-form", "closed-form+lbfgs"):
+        trial = attack_example(example, 1234, name)
+        assert trial.result.recipe == name and trial.result.status == "converged"
+        assert trial.success and trial.metrics.label_correct
+    again = attack_example(example, 1234, "closed-form")
+    first = attack_example(example, 1234, "closed-form")
+    assert torch.equal(again.result.image, first.result.image) and again.result.losses == first.result.losses
+
+
+def test_closed_form_recipe_flags_a_singular_system_as_diverged():
+    from helpers.attack import run_attack
+    from helpers.experiment import score
+
+    setup = seeded_setup(1)
+    with torch.no_grad():
+        setup.model.body[0].weight.zero_()
+    example = load_sample(0)
+    gradient = true_gradient(setup.model, example.image, example.label)
+    result = run_attack(setup.model, gradient, setup.dummy_image, setup.dummy_label, "closed-form")
+    assert result.status == "diverged" and "underdetermined" in result.reason
+    assert math.isnan(score(result, example).psnr)
