@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import PIXEL_LIMIT
 from .gradients import Gradient, gradient_distance, infer_label, model_gradient, model_num_classes, one_hot
 from .batched import batched_matching_loss
 from .lbfgs import DEAD, DONE, RUNNING, STUCK, minimise
@@ -24,7 +25,6 @@ from .recipes import Recipe, get_recipe
 
 CONVERGED, STALLED, DIVERGED = "converged", "stalled", "diverged"
 BLOWUP_FACTOR = 1e3  # a final matching loss this many times the starting one has blown up
-PIXEL_LIMIT = 1e3  # a dummy pixel this far from [0, 1] is no image any more
 
 
 @dataclass

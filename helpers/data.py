@@ -21,6 +21,7 @@ SAMPLE_DIR = Path(__file__).with_name("sample_data")
 DATA_DIR_ENV = "DLG_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.torch"  # where the reference code keeps CIFAR-100
 IMAGE_SIZE = 32
+PIXEL_LIMIT = 1e3  # a dummy with a pixel this far outside [0, 1] has diverged: it is no image any more
 
 # The 100 fine labels of CIFAR-100, in label order.
 CIFAR100_CLASSES: tuple[str, ...] = (

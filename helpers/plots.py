@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .data import PIXEL_LIMIT
+
 TRUE_COLOR = "#1b7837"  # green: the private truth
 RECON_COLOR = "#762a83"  # purple: what the attacker recovers
 FAIL_COLOR = "#b2182b"  # red: failure / divergence
@@ -50,19 +52,20 @@ def to_picture(image: torch.Tensor) -> np.ndarray | None:
     image = image.detach().cpu().float()
     if image.dim() == 4:
         image = image[0]
-    if not torch.isfinite(image).all():
+    if not torch.isfinite(image).all() or float(image.abs().max()) > PIXEL_LIMIT:
         return None
     return image.clamp(0, 1).permute(1, 2, 0).numpy()
 
 
 def show_image(ax: plt.Axes, image: torch.Tensor, title: str = "", color: str | None = None) -> None:
-    """One image on ``ax``, framed in ``color``; a cross and 'not an image' if non-finite."""
+    """One image on ``ax``, framed in ``color``; a grey 'diverged' panel instead of a dummy
+    that is non-finite or blown far outside [0, 1]."""
     picture = to_picture(image)
     ax.set_xticks([])
     ax.set_yticks([])
     if picture is None:
         ax.set_facecolor("#eeeeee")
-        ax.text(0.5, 0.5, "diverged\n(NaN/inf)", ha="center", va="center", color=FAIL_COLOR, transform=ax.transAxes)
+        ax.text(0.5, 0.5, "diverged\n(not an image)", ha="center", va="center", color=FAIL_COLOR, transform=ax.transAxes)
     else:
         ax.imshow(picture, interpolation="nearest")
     for spine in ax.spines.values():
@@ -287,5 +290,291 @@ def psnr_curves(
     ax.grid(True, alpha=0.3)
     if len(curves) > 1:
         ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def psnr_histogram(
+    psnrs: Sequence[float],
+    diverged: int = 0,
+    threshold: float | None = 30.0,
+    bins: int = 12,
+    title: str = "Final PSNR over seeds",
+    size: tuple[float, float] = (9.0, 4.5),
+) -> plt.Figure:
+    """Histogram of the PSNR of the runs that produced an image, with the ``diverged`` runs
+    (no image, so no PSNR) as a separate red bar on the left, never as a number of dB."""
+    values = np.asarray(psnrs, dtype=float)
+    values = values[np.isfinite(values)]
+    fig, (ax_fail, ax) = plt.subplots(
+        1, 2, figsize=size, sharey=True, gridspec_kw={"width_ratios": [1, 6], "wspace": 0.05}
+    )
+    ax_fail.bar([0], [diverged], width=0.6, color=FAIL_COLOR)
+    ax_fail.set_xticks([0], ["diverged"])
+    ax_fail.set_xlim(-0.6, 0.6)
+    ax_fail.set_ylabel("seeds")
+    ax_fail.grid(True, axis="y", alpha=0.3)
+    top = max(60.0, float(values.max()) + 2) if values.size else 60.0
+    ax.hist(values, bins=bins, range=(0.0, top), color=RECON_COLOR)
+    if threshold is not None:
+        ax.axvline(threshold, color="grey", ls="--", lw=1.5)
+        ax.annotate(f"{threshold:g} dB", xy=(threshold, 1), xycoords=("data", "axes fraction"),
+                    xytext=(4, -4), textcoords="offset points", ha="left", va="top", color="grey")
+    ax.set_xlabel("final PSNR (dB)")
+    ax.tick_params(axis="y", left=False)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(title)
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.17, top=0.87)
+    return fig
+
+
+def outcome_scatter(
+    x: Sequence[float],
+    psnrs: Sequence[float],
+    diverged: Sequence[bool],
+    xlabel: str = "matching loss after step 1",
+    threshold: float | None = 30.0,
+    cut: float | None = None,
+    labels: Sequence[str] | None = None,
+    title: str = "Does an early number predict the outcome?",
+    size: tuple[float, float] = (9.0, 5.0),
+) -> plt.Figure:
+    """Final PSNR of each run against an early number (log x-axis), e.g. the first-step loss.
+
+    Runs that produced an image are dots; ``diverged`` runs have no PSNR and are drawn as red
+    crosses in a band below the axis. A dashed line marks the success ``threshold`` (dB) and
+    a dotted one an optional ``cut`` on x; ``labels`` (e.g. seeds) annotate the points."""
+    from matplotlib import ticker
+
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(psnrs, dtype=float)
+    failed = np.asarray(diverged, dtype=bool) | ~np.isfinite(ys)
+    fig, ax = plt.subplots(figsize=size)
+    finite = ys[~failed]
+    band = -6.0  # where the diverged runs sit, below 0 dB
+    ok = ~failed
+    ax.scatter(xs[ok], ys[ok], s=70, color=RECON_COLOR, label="produced an image", zorder=3)
+    if failed.any():
+        ax.scatter(xs[failed], np.full(failed.sum(), band), s=90, marker="x", color=FAIL_COLOR,
+                   linewidths=2.5, label="diverged (no PSNR)", zorder=3)
+    if labels is not None:
+        for xi, yi, fi, text in zip(xs, ys, failed, labels):
+            ax.annotate(str(text), (xi, band if fi else yi), xytext=(5, 4), textcoords="offset points", fontsize=10)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1.5)
+    if cut is not None:
+        ax.axvline(cut, color="black", ls=":", lw=1.5)
+    ax.axhline(band / 2, color="#cccccc", lw=1)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    top = max(60.0, float(finite.max()) + 3) if finite.size else 60.0
+    ax.set_ylim(band - 4, top)
+    ticks = [t for t in range(0, int(top) + 1, 10)]
+    ax.set_yticks([band] + ticks, ["diverged"] + [str(t) for t in ticks])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("final PSNR (dB)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def strength_panels(
+    panels: Mapping[str, Sequence[tuple[float, Sequence[float]]]],
+    ylabel: str = "PSNR (dB)",
+    threshold: float | None = 30.0,
+    xlog: Mapping[str, bool] | None = None,
+    xlabels: Mapping[str, str] | None = None,
+    marks: Mapping[str, tuple[float, str]] | None = None,
+    size: tuple[float, float] = (5.6, 4.4),
+) -> plt.Figure:
+    """A score against defence strength, one panel per defence: every seed as a dot, the
+    median as a line, a dashed line at ``threshold`` (the success mark) and, per panel, an
+    optional vertical mark ``(x, text)`` (e.g. the paper's threshold). Each panel is a list of
+    ``(strength, [score per seed])``; non-finite scores are drawn at the bottom as crosses."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
+    for i, (ax, (title, curve)) in enumerate(zip(axes[0], panels.items())):
+        curve = sorted(curve, key=lambda point: point[0])
+        xs = np.asarray([x for x, _ in curve], dtype=float)
+        color = SEED_COLORS[i % len(SEED_COLORS)]
+        medians = []
+        for x, values in curve:
+            values = np.asarray(values, dtype=float)
+            finite = values[np.isfinite(values)]
+            ax.scatter(np.full(len(finite), x), finite, color=color, alpha=0.6, s=45, zorder=3)
+            if len(finite) < len(values):
+                ax.scatter([x] * (len(values) - len(finite)), [0] * (len(values) - len(finite)), marker="x",
+                           color=FAIL_COLOR, s=60, zorder=3)
+            medians.append(np.median(np.where(np.isfinite(values), values, 0.0)))
+        ax.plot(xs, medians, color=color, lw=2.5, label="median")
+        if threshold is not None:
+            ax.axhline(threshold, color="grey", ls="--", lw=1.5)
+        if marks and title in marks:
+            x, text = marks[title]
+            ax.axvline(x, color=FAIL_COLOR, ls=":", lw=2)
+            ax.annotate(text, xy=(x, 1), xycoords=("data", "axes fraction"), xytext=(4, -4),
+                        textcoords="offset points", ha="left", va="top", color=FAIL_COLOR, fontsize=12)
+        if xlog and xlog.get(title):
+            ax.set_xscale("log")
+        ax.set_xlabel((xlabels or {}).get(title, "strength"))
+        ax.set_ylabel(ylabel if i == 0 else "")
+        ax.set_title(title)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(
+    rows: Sequence[tuple[str, Sequence[torch.Tensor], Sequence[str], str | None]],
+    size: float = 2.0,
+) -> plt.Figure:
+    """Rows of images, each ``(row name, images, titles, frame colour)``; the row name goes on
+    the left (e.g. truths in green over their reconstructions in purple)."""
+    columns = max(len(images) for _, images, _, _ in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(size * columns + 1.2, (size + 0.6) * len(rows)), squeeze=False)
+    for r, (name, images, titles, color) in enumerate(rows):
+        for c in range(columns):
+            ax = axes[r][c]
+            if c < len(images):
+                show_image(ax, images[c], titles[c] if titles else "", color)
+            else:
+                ax.axis("off")
+        axes[r][0].set_ylabel(name, fontsize=14)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(
+    groups: Mapping[str, Mapping[str, float]],
+    title: str = "",
+    ylabel: str = "count",
+    log: bool = False,
+    colors: Sequence[str] | None = None,
+    annotate: bool = True,
+    size: tuple[float, float] = (12.0, 5.0),
+) -> plt.Figure:
+    """One cluster of bars per group (e.g. a layer), one bar per series in it (e.g. unknowns,
+    forward equations, gradient equations), each bar labelled with its value."""
+    names = list(groups)
+    series = list(dict.fromkeys(key for values in groups.values() for key in values))
+    colors = list(colors) if colors else list(SEED_COLORS)
+    width = 0.8 / max(len(series), 1)
+    fig, ax = plt.subplots(figsize=size)
+    for j, key in enumerate(series):
+        xs = np.arange(len(names)) + (j - (len(series) - 1) / 2) * width
+        values = [float(groups[name].get(key, np.nan)) for name in names]
+        if log:  # a zero has no place on a log axis: leave the bar out
+            values = [v if v > 0 else np.nan for v in values]
+        bars = ax.bar(xs, values, width=width * 0.95, color=colors[j % len(colors)], label=key)
+        if annotate:
+            ax.bar_label(bars, labels=[f"{v:,.0f}" if np.isfinite(v) else "" for v in values], fontsize=10, padding=2)
+    ax.set_xticks(np.arange(len(names)), names)
+    if log:
+        ax.set_yscale("log")
+    ax.margins(y=0.15)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def recovered_vs_true(
+    pairs: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    size: float = 4.2,
+    limits: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """One scatter panel per name: recovered values (y) against the true ones (x), with the
+    diagonal y = x where a perfect recovery lies and the largest error in the title."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(size * len(pairs), size + 0.4), squeeze=False)
+    for ax, (name, (truth, recovered)) in zip(axes[0], pairs.items()):
+        x = np.asarray(torch.as_tensor(truth).detach().cpu().double().flatten())
+        y = np.asarray(torch.as_tensor(recovered).detach().cpu().double().flatten())
+        low, high = limits if limits else (min(x.min(), y.min()), max(x.max(), y.max()))
+        ax.plot([low, high], [low, high], color="grey", lw=1.2, ls="--", zorder=1)
+        ax.scatter(x, y, s=6, color=RECON_COLOR, alpha=0.5, zorder=2)
+        ax.set_xlim(low, high)
+        ax.set_ylim(low, high)
+        ax.set_aspect("equal")
+        ax.set_xlabel("true")
+        ax.set_ylabel("recovered")
+        ax.set_title(f"{name}: {x.size:,} values\nmax error {np.abs(y - x).max():.1e}")
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def recipe_bars(
+    summaries: Sequence,
+    size: tuple[float, float] = (13.0, 4.6),
+) -> plt.Figure:
+    """Two panels, one bar per recipe (from :func:`helpers.sweep.summarise`): the success rate
+    with its 95 % interval, and the median seconds per attack on a log scale."""
+    names = [f"{s.recipe}\n({s.attacks} attacks)" for s in summaries]
+    colors = [SEED_COLORS[i % len(SEED_COLORS)] for i in range(len(summaries))]
+    fig, (left, right) = plt.subplots(1, 2, figsize=size)
+    xs = np.arange(len(summaries))
+    rates = np.array([100 * s.rate for s in summaries])
+    errors = np.array([[100 * (s.rate - s.rate_low), 100 * (s.rate_high - s.rate)] for s in summaries]).T
+    left.bar(xs, rates, color=colors, yerr=errors, capsize=8)
+    for x, rate, (below, _) in zip(xs, rates, errors.T):  # the rate at the bar's foot, under the whisker
+        if rate - below > 12:
+            left.text(x, 3, f"{rate:.0f} %", ha="center", va="bottom", color="white", fontweight="bold")
+        else:  # a short bar, or one whose interval reaches down to 0: write the rate above it
+            left.text(x, rate + 2, f"{rate:.0f} %", ha="center", va="bottom", color="black", fontweight="bold")
+    left.set_ylim(0, 105)
+    left.set_ylabel("success rate (%)")
+    left.set_title("PSNR ≥ 30 dB (95 % interval)")
+    seconds = [s.median_seconds for s in summaries]
+    bars = right.bar(xs, seconds, color=colors)
+    right.bar_label(bars, labels=[f"{v:.1f} s" for v in seconds], padding=2)
+    right.set_yscale("log")
+    finite = [v for v in seconds if np.isfinite(v) and v > 0]
+    if finite:  # bars rise from a whole decade below the fastest, so their heights compare
+        right.set_ylim(10 ** math.floor(math.log10(min(finite)) - 0.5), max(finite) * 3)
+    right.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    right.set_ylabel("seconds per attack")
+    right.set_title("median time per attack")
+    for ax in (left, right):
+        ax.set_xticks(xs, names)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def log_x_panels(
+    x: Sequence[float],
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    xlabel: str = "noise standard deviation",
+    ylabels: Sequence[str] | None = None,
+    log_y: Sequence[bool] | None = None,
+    threshold: float | None = None,
+    size: tuple[float, float] = (6.5, 4.5),
+) -> plt.Figure:
+    """Curves with markers against a logarithmic ``x`` (e.g. a noise level), one panel per title,
+    one line per label; ``log_y`` picks which panels get a log y-axis; ``threshold`` draws a
+    dashed line in the first panel (e.g. the 30 dB success mark)."""
+    xs = np.asarray(x, dtype=float)
+    fig, axes = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
+    for k, (ax, (title, curves)) in enumerate(zip(axes[0], panels.items())):
+        for i, (label, ys) in enumerate(curves.items()):
+            ax.plot(xs, np.asarray(ys, dtype=float), "o-", label=label, color=SEED_COLORS[i % len(SEED_COLORS)], lw=2.5, ms=7)
+        ax.set_xscale("log")
+        if log_y and log_y[k]:
+            ax.set_yscale("log")
+        if threshold is not None and k == 0:
+            ax.axhline(threshold, color="grey", ls="--", lw=1.5)
+        ax.set_xlabel(xlabel)
+        if ylabels:
+            ax.set_ylabel(ylabels[k])
+        ax.set_title(title)
+        ax.grid(True, which="major", alpha=0.3)
+        if len(curves) > 1:
+            ax.legend()
     fig.tight_layout()
     return fig

@@ -118,7 +118,7 @@ class SweepSummary:
     rate_low: float
     rate_high: float
     statuses: dict
-    median_psnr: float
+    median_psnr: float  # over the runs that did not diverge (a diverged run has no PSNR)
     median_seconds: float
     total_seconds: float
 
@@ -126,17 +126,19 @@ class SweepSummary:
         return (
             f"{self.recipe}: {self.successes}/{self.attacks} succeed "
             f"({100 * self.rate:.0f} %, 95 % interval {100 * self.rate_low:.0f}-{100 * self.rate_high:.0f} %), "
-            f"median PSNR {self.median_psnr:.1f} dB, median {self.median_seconds:.1f} s per attack"
+            f"median PSNR of the {self.attacks - self.statuses.get('diverged', 0)} non-diverged runs "
+            f"{self.median_psnr:.1f} dB, median {self.median_seconds:.1f} s per attack"
         )
 
 
 def summarise(trials: Sequence[Trial]) -> SweepSummary:
-    """Success rate (PSNR >= 30 dB and not diverged) and its spread over a sweep's trials."""
+    """Success rate (PSNR >= 30 dB and not diverged) and its spread over a sweep's trials;
+    the median PSNR leaves diverged runs out (they have no reconstruction to score)."""
     successes = sum(t.success for t in trials)
     statuses: dict[str, int] = {}
     for t in trials:
         statuses[t.result.status] = statuses.get(t.result.status, 0) + 1
-    psnrs = [t.metrics.psnr if math.isfinite(t.metrics.psnr) else 0.0 for t in trials]
+    psnrs = [t.metrics.psnr for t in trials if t.result.status != "diverged" and not math.isnan(t.metrics.psnr)]
     seconds = [t.result.seconds for t in trials]
     low, high = wilson_interval(successes, len(trials))
     return SweepSummary(
