@@ -93,6 +93,13 @@ def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch
     return torch.Generator(device=device).manual_seed(seed), cpu
 
 
+def exact_cuda_matmul() -> None:
+    """Turn TF32 off: on recent GPUs it rounds matmul/conv inputs to 10 mantissa bits, which
+    blurs the tiny gradient differences the attack matches."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
 def _fresh_lenet(activation: str, device: torch.device) -> LeNet:
     """A LeNet whose default initialisation leaves the global random state untouched
     (its weights are redrawn from an explicit generator right after)."""
@@ -118,6 +125,8 @@ def seeded_setup(
     gives a different network there than on a CPU.
     """
     device = torch.device(device)
+    if device.type == "cuda":
+        exact_cuda_matmul()
     weight_seed = seed if weight_seed is None else weight_seed
     dummy_seed = seed if dummy_seed is None else dummy_seed
     model = _fresh_lenet(activation, device)
