@@ -36,6 +36,8 @@ from .gradients import Gradient, infer_label
 
 SATURATION = 1e-6  # recovered activations are kept this far inside (0, 1) before logit
 MAX_CONDITION = 1e8  # a weighted layer system worse conditioned than this cannot be trusted
+MAX_RESIDUAL = 3e-2  # relative residual above which a layer's equations contradict each other
+RELU_ACTIVE = 1e-3  # ReLU: a recovered output below this fraction of the layer's largest counts as zero
 
 
 @dataclass
@@ -89,12 +91,19 @@ def invert_activation(a: torch.Tensor, activation: str) -> tuple[torch.Tensor, t
     """
     if activation == "sigmoid":
         return logit(a), a * (1 - a)
-    return a, (a > 0).double()
+    active = relu_active(a)
+    return a * active, active
 
 
 def activation_slope(a: torch.Tensor, activation: str) -> torch.Tensor:
     """The activation's derivative at the unit, from its output: σ' = a(1 - a); ReLU' = [a > 0]."""
-    return a * (1 - a) if activation == "sigmoid" else (a > 0).double()
+    return a * (1 - a) if activation == "sigmoid" else relu_active(a)
+
+
+def relu_active(a: torch.Tensor) -> torch.Tensor:
+    """1 where a recovered ReLU output is clearly positive, 0 where it is (numerically) zero:
+    a unit that is truly off comes back from the solve above as a tiny positive number."""
+    return (a > RELU_ACTIVE * a.abs().max().clamp_min(1e-30)).to(a.dtype)
 
 
 def _split_gradient(model: nn.Module, gradient: Gradient) -> dict[str, torch.Tensor]:
@@ -197,6 +206,11 @@ def diagnose(u: torch.Tensor, stats: LayerSolve) -> str:
         return f"{stats.name}: about {usable:.0f} usable equations for {stats.unknowns} unknowns (underdetermined)"
     if not stats.condition < MAX_CONDITION:
         return f"{stats.name}: the weighted system is singular (condition ~{stats.condition:.1e})"
+    if stats.residual > MAX_RESIDUAL:
+        return (
+            f"{stats.name}: the equations contradict each other (relative residual {stats.residual:.1e}): "
+            "not the gradient of one image, or too noisy"
+        )
     return ""
 
 
@@ -223,10 +237,14 @@ def recover(
     gradient: Gradient,
     image_shape: tuple[int, ...] = (1, 3, 32, 32),
     tolerance: float = 1e-7,
+    strict: bool = True,
 ) -> Recovery:
     """Recover image and label from one image's gradient, layer by layer, no optimiser.
 
-    ``tolerance`` is LSQR's relative stopping tolerance for every layer's system."""
+    ``tolerance`` is LSQR's relative stopping tolerance for every layer's system. A layer
+    whose system cannot be trusted (see :func:`diagnose`) stops the recovery with a NaN
+    image; ``strict=False`` solves on through every layer anyway (to look at what comes
+    out) and still reports ``ok=False`` with the first reason."""
     convs, fc, activation = _layers(model)
     grads = _split_gradient(model, gradient)
     names = {module: name for name, module in model.named_modules()}
@@ -250,6 +268,7 @@ def recover(
     # error at the last convolution's output: through the fc weights, then the sigmoid
     delta = (fc.weight.detach().double().T @ d_fc_bias).reshape(output.shape) * activation_slope(output, activation)
     layers = []
+    problem = ""
     u = output
     for depth in range(len(convs), 0, -1):
         conv = convs[depth - 1]
@@ -259,8 +278,8 @@ def recover(
             conv, clipped, delta, d_weight, shapes[depth - 1][0], activation, name=f"conv{depth}", tolerance=tolerance
         )
         layers.append(stats)
-        problem = diagnose(u, stats)
-        if problem:
+        problem = problem or diagnose(u, stats)
+        if problem and (strict or not torch.isfinite(u).all()):
             return Recovery(torch.full(image_shape, math.nan, dtype=torch.float64), label, features, layers, ok=False, reason=problem)
         if depth > 1:
             features[f"a{depth - 1}"] = u
@@ -269,7 +288,7 @@ def recover(
             a = u.clamp(0, 1) if activation == "sigmoid" else u.clamp_min(0)
             delta = below * activation_slope(a, activation)
             output = u
-    return Recovery(u, label, features, layers)
+    return Recovery(u, label, features, layers, ok=not problem, reason=problem)
 
 
 def closed_form_attack(

@@ -121,3 +121,14 @@ def test_closed_form_recipe_flags_a_singular_system_as_diverged():
     result = run_attack(setup.model, gradient, setup.dummy_image, setup.dummy_label, "closed-form")
     assert result.status == "diverged" and "underdetermined" in result.reason
     assert math.isnan(score(result, example).psnr)
+
+
+def test_two_images_contradict_the_one_image_equations():
+    setup = seeded_setup(1234)
+    a, b = load_sample(0), load_sample(4)
+    gradient = true_gradient(setup.model, torch.stack([a.image, b.image]), [a.label, b.label])
+    refused = recover(setup.model, gradient)
+    assert not refused.ok and "contradict" in refused.reason and torch.isnan(refused.image).all()
+    forced = recover(setup.model, gradient, strict=False)
+    assert not forced.ok and forced.reason == refused.reason and len(forced.layers) == 3
+    assert psnr(forced.image.float(), a.image) < 20 and psnr(forced.image.float(), b.image) < 20
