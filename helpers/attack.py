@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import PIXEL_LIMIT
-from .gradients import Gradient, gradient_distance, infer_label, model_gradient, model_num_classes, one_hot
+from .gradients import Gradient, gradient_distance, infer_label, infer_labels, model_gradient, model_num_classes, one_hot
 from .batched import batched_matching_loss
 from .lbfgs import DEAD, DONE, RUNNING, STUCK, minimise
 from .recipes import Recipe, get_recipe
@@ -125,7 +125,7 @@ def run_attack(
             return F.softmax(y, dim=-1)
 
     else:
-        fixed = one_hot([infer_label(target)] * x.shape[0], model_num_classes(model)).to(device)
+        fixed = one_hot(infer_labels(target, count=x.shape[0]), model_num_classes(model)).to(device)
         variables = [x]
 
         def soft_label() -> torch.Tensor:

@@ -4,6 +4,8 @@
     python -m helpers attack --seed 1234 --index 4 --out out/
     python -m helpers attack --seed 1 --image photo.jpg --label 17 --recipe idlg
     python -m helpers sweep --seeds 0-99 --recipe dlg --json
+    python -m helpers attack --seed 78483847 --defence noise=1e-2        # or prune=0.3, fp16, int8, batch=4
+    python -m helpers sweep --seeds 0,2 --defence prune=0.1,0.3,0.5 --save out/prune
     python -m helpers samples
 """
 
@@ -28,6 +30,7 @@ from .data import (
     load_sample,
     load_sample_set,
     sample_catalogue,
+    sample_size,
 )
 from .recipes import RECIPES
 
@@ -67,6 +70,8 @@ def build_parser() -> Parser:
     attack.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
     attack.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     attack.add_argument("--out", type=Path, help="folder for reconstruction.png, loss.png and result.json")
+    attack.add_argument("--defence", help="defend the shared gradient first: none, noise=VAR, laplace=VAR, prune=FRAC, "
+                        "fp16, int8 or batch=B (B images from --index on, attacked jointly)")
 
     sweep = commands.add_parser("sweep", help="attack one image with many seeds; success rate and spread")
     sweep.add_argument("--seeds", default="0-99", help="e.g. 0-99, 1,5,9 or 0-9,1234 (default 0-99)")
@@ -82,6 +87,9 @@ def build_parser() -> Parser:
     sweep.add_argument("--iters", type=non_negative)
     sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
     sweep.add_argument("--json", action="store_true", help="print one JSON object: per-seed records and a summary")
+    sweep.add_argument("--defence", action="append", help="sweep a defence's strength, e.g. noise=1e-4,1e-3,1e-2 "
+                       "or prune=0.1,0.3 (repeat for several defences; see attack --defence)")
+    sweep.add_argument("--save", type=Path, help="with --defence: write the runs to PATH.json and reconstructions to PATH.npz")
 
     commands.add_parser("samples", help="list the bundled offline images")
     return parser
@@ -147,6 +155,8 @@ def run_attack_command(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
+    if args.defence is not None:
+        return run_defended_attack_command(args, device)
     example = load_example(args)
     trial = attack_example(example, args.seed, args.recipe, iterations=args.iters, device=device)
     record = trial.as_dict()
@@ -156,12 +166,76 @@ def run_attack_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_examples(args: argparse.Namespace, count: int) -> list[Example]:
+    """``count`` private images from ``--index`` on (a local batch), or the one image."""
+    if count == 1:
+        return [load_example(args)]
+    if args.image is not None or getattr(args, "all_samples", False):
+        raise UsageError(f"a batch of {count} needs several images: use --index I (images I, I+1, ...)")
+    start = (25 if args.dataset == "cifar100" else 0) if args.index is None else args.index
+    if args.dataset == "cifar100":
+        examples = [load_cifar100(start + k, args.data_dir, download=args.download) for k in range(count)]
+    else:
+        examples = [load_sample((start + k) % sample_size()) for k in range(count)]
+    if args.label is not None:
+        raise UsageError("--label sets one image's label; it cannot be used with a batch")
+    return examples
+
+
+def run_defended_attack_command(args: argparse.Namespace, device: torch.device) -> int:
+    from .defences import LocalBatch, defended_attack, parse_defence
+
+    if device.type != "cpu":
+        raise UsageError("--defence runs on the cpu")
+    defence = parse_defence(args.defence, seed=args.seed)
+    examples = load_examples(args, defence.size if isinstance(defence, LocalBatch) else 1)
+    run = defended_attack(examples, args.seed, defence, args.recipe, iterations=args.iters)
+    record = run.as_dict()
+    if args.json:
+        print(json.dumps(record))
+    else:
+        psnr = ", ".join("n/a" if p is None else f"{p:.1f}" for p in record["psnr"])
+        print(f"defence  {defence.label} ({defence.spec})\nimages   {', '.join(run.images)}  seed {run.seed}  recipe {run.recipe}")
+        print(f"status   {run.status} ({run.reason})\nPSNR     {psnr} dB (paired)  recovered {run.recovered}/{len(run.psnr)}")
+        print(f"labels   true {run.labels_true}, recovered {run.labels_recovered}\ncost     {run.iterations} steps, {run.seconds:.1f} s")
+    return 0
+
+
+def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int:
+    import time
+
+    from .defences import LocalBatch, defence_sweep, parse_defences, points, save_runs
+
+    defences = [d for spec in args.defence for d in parse_defences(spec, seed=0)]
+    size = max(d.size if isinstance(d, LocalBatch) else 1 for d in defences)
+    examples = load_examples(args, size)
+    start = time.perf_counter()
+    runs = defence_sweep(examples, seeds, defences, args.recipe, iterations=args.iters, workers=args.workers)
+    wall = time.perf_counter() - start
+    if args.save is not None:
+        save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(sys.argv[1:]) if sys.argv else "",
+                                    "seeds": seeds, "recipe": args.recipe, "iterations": args.iters,
+                                    "wall_seconds": round(wall, 1), "workers": args.workers, "torch": torch.__version__})
+    if args.json:
+        print(json.dumps({"runs": [r.as_dict() for r in runs], "wall_seconds": round(wall, 2), "workers": args.workers}))
+        return 0
+    for p in points(runs):
+        print(f"{p.spec:<16} {p.successes}/{p.runs} succeed (>= 30 dB), {p.recognisable}/{p.runs} recognisable "
+              f"(SSIM >= 0.5), median PSNR {p.median_psnr:5.1f} dB, median SSIM {p.median_ssim:.3f}")
+    print(f"wall time {wall:.1f} s on {args.workers} worker(s)")
+    return 0
+
+
 def run_sweep_command(args: argparse.Namespace) -> int:
     from .sweep import parse_seeds, summarise, timed_sweep
 
     seeds = parse_seeds(args.seeds)
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.defence:
+        return run_defence_sweep_command(args, seeds)
+    if args.save is not None:
+        raise UsageError("--save needs --defence")
     examples = load_sample_set() if args.all_samples else [load_example(args)]
     trials, wall = timed_sweep(
         examples, seeds, args.recipe, iterations=args.iters, workers=args.workers, progress=sys.stderr.isatty(),

@@ -87,3 +87,27 @@ def gradient_distance(dummy: Gradient, target: Gradient, kind: str = "l2") -> to
 def gradient_norm(gradient: Gradient) -> float:
     """The Euclidean norm of a whole gradient (all tensors flattened together)."""
     return float(torch.sqrt(sum((g.double() ** 2).sum() for g in gradient)))
+
+
+def infer_labels(gradient: Gradient, count: int | None = None) -> list[int]:
+    """Label inference for a batch (iDLG's argument, generalised as far as it goes).
+
+    For a batch of B images the last layer's row ``c`` is ``mean_b (p_bc - y_bc) h_b``. A
+    class that no image carries has only positive terms, so its row sum is positive; a class
+    that some image carries gets a ``-(1 - p) h`` term that usually, but not provably, wins.
+    So: the classes whose row sums are negative, most negative first. What it cannot tell:
+    how many images share a class (a repeated label shows up once), and a present class whose
+    negative term is outweighed by the other images' ``p h`` terms is missed. With ``count``
+    the list is cut to ``count`` classes, or padded by repeating the most negative classes in
+    order (a guess at the repeats, not an inference).
+    """
+    scores = label_scores(gradient)
+    order = torch.argsort(scores, stable=True).tolist()
+    labels = [c for c in order if scores[c] < 0]
+    if count is None:
+        return labels
+    if not labels:
+        labels = order[:1]
+    if len(labels) >= count:
+        return labels[:count]
+    return labels + [labels[i % len(labels)] for i in range(count - len(labels))]

@@ -578,3 +578,88 @@ def log_x_panels(
             ax.legend()
     fig.tight_layout()
     return fig
+
+
+def scatter_groups(
+    groups: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+    xlog: bool = False,
+    threshold: float | None = None,
+    title: str = "",
+    size: tuple[float, float] = (8.0, 4.8),
+) -> plt.Figure:
+    """One point cloud per group (e.g. one per defence), each ``(xs, ys)``, with an optional
+    dashed line at ``threshold`` on the y-axis."""
+    fig, ax = plt.subplots(figsize=size)
+    for i, (name, (xs, ys)) in enumerate(groups.items()):
+        ax.scatter(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), s=70, alpha=0.8, label=name,
+                   color=SEED_COLORS[i % len(SEED_COLORS)], zorder=3)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1.5)
+    if xlog:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def trace_panels(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    xlabel: str = "L-BFGS iteration",
+    log_y: Sequence[bool] | None = None,
+    every: int | None = None,
+    size: tuple[float, float] = (5.8, 4.4),
+) -> plt.Figure:
+    """Per-step traces side by side: one panel per title, one line per label (e.g. one per
+    seed), all against the step index; ``log_y`` picks the panels with a log y-axis and
+    ``every`` draws a dotted line every that many steps (e.g. where an outer step ends)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
+    for k, (ax, (title, curves)) in enumerate(zip(axes[0], panels.items())):
+        for i, (label, ys) in enumerate(curves.items()):
+            values = np.asarray(ys, dtype=float)
+            ax.plot(np.arange(len(values)), values, label=label, color=SEED_COLORS[i % len(SEED_COLORS)], lw=2.5)
+        if log_y and log_y[k]:
+            ax.set_yscale("log")
+        if every:
+            longest = max(len(ys) for ys in curves.values())
+            for x in range(every, longest, every):
+                ax.axvline(x, color="grey", ls=":", lw=1.2)
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.grid(True, which="major", alpha=0.3)
+        if k == 0 and len(curves) > 1:
+            ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def rate_bars(
+    panels: Mapping[str, Mapping[str, tuple[float, float, float]]],
+    ylabel: str = "share of attacks (%)",
+    size: tuple[float, float] = (7.0, 5.0),
+) -> plt.Figure:
+    """One panel per title, one bar per name, each bar a rate ``(rate, low, high)`` in [0, 1]
+    with its interval (e.g. 95 % Wilson) as an error bar and the rate written on it."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
+    for ax, (title, bars) in zip(axes[0], panels.items()):
+        names = list(bars)
+        xs = np.arange(len(names))
+        rates = np.array([100 * bars[n][0] for n in names])
+        errors = np.array([[100 * (bars[n][0] - bars[n][1]), 100 * (bars[n][2] - bars[n][0])] for n in names]).T
+        errors = np.clip(errors, 0, None)  # an interval at 0 % or 100 % can miss its rate by rounding
+        ax.bar(xs, rates, color=[SEED_COLORS[i % len(SEED_COLORS)] for i in range(len(names))], yerr=errors, capsize=7)
+        for x, rate in zip(xs, rates):
+            ax.text(x, rate + 2, f"{rate:.0f} %", ha="center", va="bottom", fontweight="bold", fontsize=12)
+        ax.set_xticks(xs, names, rotation=30, ha="right")
+        ax.set_ylim(0, 110)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
