@@ -114,7 +114,10 @@ def run_attack(
     device = params[0].device
     target = [g.to(device) for g in target]
 
-    x = dummy_image.detach().clone().to(device).requires_grad_(True)
+    start_image = dummy_image.detach().clone().to(device)
+    if recipe.init == "pixel-range":  # the seed's dummy squeezed into the pixel range
+        start_image = 0.5 + recipe.init_scale * start_image
+    x = start_image.requires_grad_(True)
     if recipe.label == "joint":
         if dummy_label is None:
             raise ValueError(f"recipe {recipe.name!r} optimises the label and needs a dummy_label")
