@@ -172,8 +172,6 @@ def run_attack(
     losses.append(float(matching_loss(create_graph=False).detach()))
     evals += 1
     seconds = time.perf_counter() - start
-    if steps == 0:
-        losses = losses[:1]
     status, reason = judge(losses, x.detach(), recipe)
     if recipe.label == "joint":
         label = y.detach().argmax(dim=-1).tolist()
