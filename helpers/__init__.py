@@ -16,6 +16,7 @@ from .model import LeNet, seeded_setup
 from .recipes import RECIPES, Recipe, get_recipe
 
 __all__ = [
+    "display",
     "CIFAR100_CLASSES",
     "DataError",
     "Example",

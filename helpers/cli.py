@@ -183,12 +183,12 @@ def load_examples(args: argparse.Namespace, count: int) -> list[Example]:
 
 
 def run_defended_attack_command(args: argparse.Namespace, device: torch.device) -> int:
-    from .defences import LocalBatch, defended_attack, parse_defence
+    from .defences import batch_size, defended_attack, parse_defence
 
     if device.type != "cpu":
         raise UsageError("--defence runs on the cpu")
     defence = parse_defence(args.defence, seed=args.seed)
-    examples = load_examples(args, defence.size if isinstance(defence, LocalBatch) else 1)
+    examples = load_examples(args, batch_size(defence))
     run = defended_attack(examples, args.seed, defence, args.recipe, iterations=args.iters)
     record = run.as_dict()
     if args.json:
@@ -204,10 +204,10 @@ def run_defended_attack_command(args: argparse.Namespace, device: torch.device) 
 def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int:
     import time
 
-    from .defences import LocalBatch, defence_sweep, parse_defences, points, save_runs
+    from .defences import batch_size, defence_sweep, parse_defences, points, save_runs
 
     defences = [d for spec in args.defence for d in parse_defences(spec, seed=0)]
-    size = max(d.size if isinstance(d, LocalBatch) else 1 for d in defences)
+    size = max(batch_size(d) for d in defences)
     examples = load_examples(args, size)
     start = time.perf_counter()
     runs = defence_sweep(examples, seeds, defences, args.recipe, iterations=args.iters, workers=args.workers)

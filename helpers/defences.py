@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Sequence, Union
@@ -38,6 +35,7 @@ from .data import Example
 from .gradients import Gradient, gradient_norm, one_hot, soft_cross_entropy, true_gradient
 from .metrics import evaluate, mse
 from .recipes import Recipe, get_recipe
+from .sweep import parallel_map
 
 RECOGNISABLE_SSIM = 0.5  # at or above this SSIM the private image is still recognisable by eye (see notebook 07)
 
@@ -454,7 +452,7 @@ def defended_attack(
         defence = parse_defence(defence, seed=0)
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
-    size = defence.size if isinstance(defence, LocalBatch) else 1
+    size = batch_size(defence)
     if len(examples) < size:
         raise ValueError(f"a batch of {size} needs {size} private images, got {len(examples)}")
     if size > 1 and recipe.label != "joint":
@@ -503,7 +501,6 @@ def defended_attack(
 
 def _one(job: tuple) -> DefenceRun:
     examples, seed, defence, recipe, iterations = job
-    torch.set_num_threads(1)
     return defended_attack(examples, seed, defence, recipe, iterations=iterations)
 
 
@@ -521,22 +518,14 @@ def defence_sweep(
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
     jobs = [(examples, seed, defence, recipe, iterations) for defence in defences for seed in seeds]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    if workers == 1:
-        threads = torch.get_num_threads()
-        try:
-            return [_one(job) for job in jobs]
-        finally:
-            torch.set_num_threads(threads)
-    # spawn, not fork: forking a process that already ran torch's thread pools can hang.
-    # Longest jobs (big batches) first, so no worker is left with one at the end.
-    order = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i][2]))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = dict(zip(order, pool.map(_one, [jobs[i] for i in order])))
+    # longest jobs (big batches) first, so no worker is left with one at the end
+    order = sorted(range(len(jobs)), key=lambda i: -batch_size(jobs[i][2]))
+    done = dict(zip(order, parallel_map(_one, [jobs[i] for i in order], workers)))
     return [done[i] for i in range(len(jobs))]
 
 
-def _size(defence: Defence) -> int:
+def batch_size(defence: Defence) -> int:
+    """How many private images the defence puts in one shared gradient (1 unless a local batch)."""
     return defence.size if isinstance(defence, LocalBatch) else 1
 
 

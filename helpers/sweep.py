@@ -13,13 +13,16 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import torch
 
 from .data import Example
 from .experiment import Trial, attack_example
 from .recipes import Recipe, get_recipe
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -47,7 +50,6 @@ def parse_seeds(text: str) -> list[int]:
 
 def _one(job: tuple) -> Trial:
     example, seed, recipe, kwargs = job
-    torch.set_num_threads(1)
     return attack_example(example, seed, recipe, **kwargs)
 
 
@@ -69,26 +71,39 @@ def run_sweep(
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
     jobs = [(example, seed, recipe, attack_kwargs) for example in examples for seed in seeds]
-    workers = min(workers or os.cpu_count() or 1, len(jobs)) or 1
     bar = _progress(len(jobs), f"{recipe.name} sweep", progress)
-    trials: list[Trial] = []
-    if workers == 1:
-        threads = torch.get_num_threads()
-        try:
-            for job in jobs:
-                trials.append(_one(job))
-                bar.update()
-        finally:
-            torch.set_num_threads(threads)
-    else:
-        # spawn, not fork: forking a process that already ran torch's thread pools can hang
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for trial in pool.map(_one, jobs):
-                trials.append(trial)
-                bar.update()
+    trials = parallel_map(_one, jobs, workers, on_done=bar.update)
     bar.close()
     return trials
+
+
+def parallel_map(function: Callable[[T], R], jobs: Sequence[T], workers: int | None = None,
+                 on_done: Callable[[], object] | None = None) -> list[R]:
+    """``function(job)`` for every job, results in job order, over ``workers`` processes
+    (default: every core) each on one torch thread; ``workers=1`` runs here, also on one
+    thread. ``on_done()`` is called as each result arrives (for progress bars)."""
+    jobs = list(jobs)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    results: list[R] = []
+    if workers == 1:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for job in jobs:
+                results.append(function(job))
+                if on_done is not None:
+                    on_done()
+        finally:
+            torch.set_num_threads(threads)
+        return results
+    # spawn, not fork: forking a process that already ran torch's thread pools can hang
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        for result in pool.map(function, jobs):
+            results.append(result)
+            if on_done is not None:
+                on_done()
+    return results
 
 
 def _progress(total: int, label: str, enabled: bool):
