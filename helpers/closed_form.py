@@ -214,20 +214,30 @@ def diagnose(u: torch.Tensor, stats: LayerSolve) -> str:
     return ""
 
 
+def conv_shapes(convs: list[nn.Conv2d], image_shape: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(input shape, output shape) of every convolution, from a forward pass of zeros."""
+    shapes, x = [], torch.zeros(image_shape)
+    for conv in convs:
+        y = F.conv2d(x, conv.weight.detach().float(), stride=conv.stride, padding=conv.padding)
+        shapes.append((tuple(x.shape), tuple(y.shape)))
+        x = y
+    return shapes
+
+
 def equation_counts(model: nn.Module, image_shape: tuple[int, ...] = (1, 3, 32, 32)) -> list[dict]:
     """Unknowns and equations per layer, top down: the counting argument of the closed form."""
     convs, fc, _ = _layers(model)
     rows = [{"layer": "fc", "unknowns": fc.in_features, "forward_equations": 0, "gradient_equations": fc.weight.numel()}]
-    x = torch.zeros(image_shape)
-    shapes = []
-    for conv in convs:
-        y = F.conv2d(x, conv.weight.detach(), stride=conv.stride, padding=conv.padding)
-        shapes.append((x, y, conv))
-        x = y
+    shapes = conv_shapes(convs, image_shape)
     for depth in range(len(convs), 0, -1):
-        x, y, conv = shapes[depth - 1]
+        (_, *input_shape), (_, *output_shape) = shapes[depth - 1]
         rows.append(
-            {"layer": f"conv{depth}", "unknowns": x[0].numel(), "forward_equations": y[0].numel(), "gradient_equations": conv.weight.numel()}
+            {
+                "layer": f"conv{depth}",
+                "unknowns": math.prod(input_shape),
+                "forward_equations": math.prod(output_shape),
+                "gradient_equations": convs[depth - 1].weight.numel(),
+            }
         )
     return rows
 
@@ -254,12 +264,7 @@ def recover(
         nan_image = torch.full(image_shape, math.nan, dtype=torch.float64)
         return Recovery(nan_image, label, {}, ok=False, reason="the last layer's gradient is zero or not finite")
 
-    # shapes of every convolution's input and output, from a forward pass of zeros
-    shapes, x = [], torch.zeros(image_shape, dtype=torch.float64)
-    for conv in convs:
-        y = F.conv2d(x, conv.weight.detach().double(), stride=conv.stride, padding=conv.padding)
-        shapes.append((tuple(x.shape), tuple(y.shape)))
-        x = y
+    shapes = conv_shapes(convs, image_shape)
 
     features: dict[str, torch.Tensor] = {}
     top = last_layer_features(d_fc_weight, d_fc_bias)  # the fc layer's input, flattened a3
