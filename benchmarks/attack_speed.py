@@ -26,7 +26,7 @@ import torch
 from helpers.data import load_sample
 from helpers.experiment import attack_example
 from helpers.metrics import SUCCESS_PSNR, psnr
-from helpers.sweep import parse_seeds, summarise, timed_sweep
+from helpers.sweep import parallel_map, parse_seeds, summarise, timed_sweep
 
 
 def time_to_psnr(recipe: str, index: int, seed: int) -> dict:
@@ -91,6 +91,7 @@ def main() -> None:
         print(f"single {recipe}: {single[recipe]}", flush=True)
     sweep = {}
     example = load_sample(args.index)
+    parallel_map(abs, [0] * args.workers, args.workers)  # start the worker pool first: no sweep pays for it
     for recipe in recipes:
         trials, wall = timed_sweep(example, seeds, recipe, workers=args.workers, snapshot_steps=())
         sweep[recipe] = (summarise(trials), wall)

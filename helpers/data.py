@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision import transforms
 
 SAMPLE_DIR = Path(__file__).with_name("sample_data")
 DATA_DIR_ENV = "DLG_DATA_DIR"
@@ -60,6 +59,8 @@ def to_tensor_32(picture: Image.Image) -> torch.Tensor:
     """Centre-crop to a square, resize to 32x32 and apply ``ToTensor`` (range [0, 1])."""
     picture = picture.convert("RGB")
     side = min(picture.size)
+    from torchvision import transforms  # imported here: torchvision costs about 1 s, and most runs need only ToTensor
+
     prepare = transforms.Compose(
         [
             transforms.CenterCrop(side),
@@ -94,7 +95,7 @@ def load_sample(index: int = 0) -> Example:
         raise DataError(f"sample index {index} is out of range: the bundled sample has images 0..{len(records) - 1}")
     record = records[index]
     with Image.open(SAMPLE_DIR / record["file"]) as picture:
-        image = transforms.ToTensor()(picture.convert("RGB"))
+        image = _to_tensor(picture.convert("RGB"))
     return Example(image=image, label=CIFAR100_CLASSES.index(record["class"]), name=f"sample:{record['name']}")
 
 
@@ -174,4 +175,13 @@ def load_cifar100(
     if not 0 <= index < len(dataset):
         raise DataError(f"CIFAR-100 index {index} is out of range: 0..{len(dataset) - 1}")
     picture, label = dataset[index]
-    return Example(image=transforms.ToTensor()(picture), label=int(label), name=f"cifar100:{index}")
+    return Example(image=_to_tensor(picture), label=int(label), name=f"cifar100:{index}")
+
+
+def _to_tensor(picture: Image.Image) -> torch.Tensor:
+    """``torchvision.transforms.ToTensor()``: pixels to [0, 1], channels first (the reference's only
+    preprocessing). torchvision is imported on first use, so worker processes that never
+    load an image start faster."""
+    from torchvision.transforms import functional
+
+    return functional.to_tensor(picture)

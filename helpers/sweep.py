@@ -6,6 +6,7 @@ Each (example, seed) attack is independent, so a sweep spreads them over worker 
 
 from __future__ import annotations
 
+import atexit
 import math
 import multiprocessing
 import os
@@ -96,14 +97,40 @@ def parallel_map(function: Callable[[T], R], jobs: Sequence[T], workers: int | N
         finally:
             torch.set_num_threads(threads)
         return results
-    # spawn, not fork: forking a process that already ran torch's thread pools can hang
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+    pool = _pool(workers)
+    try:
         for result in pool.map(function, jobs):
             results.append(result)
             if on_done is not None:
                 on_done()
+    except BaseException:  # a crashed worker or an interrupt: start afresh next time
+        _close_pool(cancel=True)
+        raise
     return results
+
+
+_POOL: dict[int, ProcessPoolExecutor] = {}  # workers -> the live pool, kept between sweeps
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One pool of ``workers`` processes per Python session, reused by every sweep: starting a
+    worker means importing torch again (several seconds on a 2-core machine), which would
+    otherwise be paid by every sweep of a notebook."""
+    if workers not in _POOL:
+        _close_pool()
+        # spawn, not fork: forking a process that already ran torch's thread pools can hang
+        context = multiprocessing.get_context("spawn")
+        _POOL[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,))
+    return _POOL[workers]
+
+
+def _close_pool(cancel: bool = False) -> None:
+    for pool in _POOL.values():
+        pool.shutdown(wait=not cancel, cancel_futures=cancel)
+    _POOL.clear()
+
+
+atexit.register(_close_pool)
 
 
 def _progress(total: int, label: str, enabled: bool):
