@@ -19,37 +19,24 @@ import argparse
 import math
 import os
 import platform
-import time
 
 import torch
 
+from helpers import experiment
 from helpers.data import load_sample
-from helpers.experiment import attack_example
-from helpers.metrics import SUCCESS_PSNR, psnr
 from helpers.sweep import parallel_map, parse_seeds, summarise, timed_sweep
 
 
 def time_to_psnr(recipe: str, index: int, seed: int) -> dict:
-    """One attack with a snapshot at every outer step and the wall clock at every step."""
-    example = load_sample(index)
-    clock: dict[int, float] = {}
-    start = time.perf_counter()
-    trial = attack_example(
-        example, seed, recipe, snapshot_steps=range(0, 100_000), on_step=lambda step, loss: clock.__setitem__(step, time.perf_counter())
-    )
-    reached = math.nan
-    for step in sorted(trial.result.snapshots):
-        if step and psnr(trial.result.snapshots[step], example.image) >= SUCCESS_PSNR:
-            reached = clock[step] - start
-            break
-    if trial.result.iterations == 0 and trial.metrics.psnr >= SUCCESS_PSNR:  # solved, not searched: no steps
-        reached = trial.result.seconds
+    """One attack, clocked after every outer step (``helpers.experiment.time_to_psnr``)."""
+    timing = experiment.time_to_psnr(load_sample(index), seed, recipe)
+    result = timing.trial.result
     return {
-        "seconds_to_30db": reached,
-        "seconds": trial.result.seconds,
-        "psnr": trial.metrics.psnr,
-        "status": trial.result.status,
-        "evals": trial.result.evals,
+        "seconds_to_30db": timing.seconds,
+        "seconds": result.seconds,
+        "psnr": timing.trial.metrics.psnr,
+        "status": result.status,
+        "evals": result.evals,
     }
 
 

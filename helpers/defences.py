@@ -459,7 +459,7 @@ def defended_attack(
         raise ValueError(f"recipe {recipe.name!r} infers one label for one image; a batch attack needs a recipe that "
                          "optimises the labels (dlg)")
     batch = examples[:size]
-    setup = seeded_setup(seed, batch=size)
+    setup = seeded_setup(seed, batch=size if size > 1 else recipe.restarts)  # one dummy row per image, or per restart
     images = torch.stack([e.image for e in batch])
     labels = [e.label for e in batch]
     shared = true_gradient(setup.model, images, labels)

@@ -10,6 +10,7 @@ import atexit
 import math
 import multiprocessing
 import os
+import signal
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -49,7 +50,10 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _one(job: tuple) -> Trial:
+def attack_job(job: tuple) -> Trial:
+    """``attack_example(example, seed, recipe, **kwargs)`` for ``job = (example, seed, recipe,
+    kwargs)``: one attack as a picklable job, so that attacks with different settings can share
+    :func:`parallel_map`'s workers."""
     example, seed, recipe, kwargs = job
     return attack_example(example, seed, recipe, **kwargs)
 
@@ -73,7 +77,7 @@ def run_sweep(
     examples = [examples] if isinstance(examples, Example) else list(examples)
     jobs = [(example, seed, recipe, attack_kwargs) for example in examples for seed in seeds]
     bar = _progress(len(jobs), f"{recipe.name} sweep", progress)
-    trials = parallel_map(_one, jobs, workers, on_done=bar.update)
+    trials = parallel_map(attack_job, jobs, workers, on_done=bar.update)
     bar.close()
     return trials
 
@@ -120,8 +124,15 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         _close_pool()
         # spawn, not fork: forking a process that already ran torch's thread pools can hang
         context = multiprocessing.get_context("spawn")
-        _POOL[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,))
+        _POOL[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
     return _POOL[workers]
+
+
+def _start_worker() -> None:
+    """One torch thread per worker; Ctrl-C (or a notebook kernel's interrupt and shutdown) is the
+    parent's to handle, so an idle worker does not print a KeyboardInterrupt traceback."""
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _close_pool(cancel: bool = False) -> None:

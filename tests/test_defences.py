@@ -158,6 +158,17 @@ def test_defended_attack_tiny_and_batch_of_one_is_the_single_attack():
         D.defended_attack(load_sample_set()[:2], SEED, D.LocalBatch(2), "idlg", iterations=1)
 
 
+def test_defended_attack_with_restarts_matches_attack_example():
+    # a recipe with restarts needs one dummy row per restart, drawn as attack_example draws them
+    from helpers.experiment import attack_example
+    from helpers.recipes import ROBUST
+
+    recipe = ROBUST.with_(iterations=2)
+    run = D.defended_attack(load_sample(0), SEED, D.Noise(1e-4), recipe)
+    single = attack_example(load_sample(0), SEED, recipe, defence=D.Noise(1e-4))
+    assert run.grad_loss == single.result.grad_loss and run.psnr[0] == single.metrics.psnr
+
+
 def test_save_and_load_runs(tmp_path):
     runs = [D.defended_attack(load_sample(0), SEED, D.Noise(1e-3), "dlg", iterations=1)]
     D.save_runs(runs, tmp_path / "sweep", {"note": "test"})

@@ -4,7 +4,7 @@ import pytest
 
 from helpers.cli import main
 from helpers.data import load_sample
-from helpers.sweep import parse_seeds, run_sweep, summarise, wilson_interval
+from helpers.sweep import attack_job, parallel_map, parse_seeds, run_sweep, summarise, wilson_interval
 
 
 def test_parse_seeds():
@@ -31,6 +31,23 @@ def test_sweep_in_processes_matches_the_same_sweep_in_process():
         assert a.result.losses == b.result.losses
     summary = summarise(here)
     assert summary.attacks == 2 and 0 <= summary.successes <= 2
+
+
+def test_parallel_map_keeps_order_and_reuses_its_workers():
+    assert parallel_map(abs, [-3, 1, -2], workers=2) == [3, 1, 2]
+    from helpers import sweep
+
+    pool = sweep._POOL[2]
+    assert parallel_map(abs, [-1, -5], workers=2) == [1, 5] and sweep._POOL[2] is pool  # no new pool per sweep
+
+
+def test_attack_job_is_attack_example():
+    from helpers.experiment import attack_example
+
+    example = load_sample(0)
+    job = attack_job((example, 5, "dlg", {"weight_seed": 7, "iterations": 2}))
+    direct = attack_example(example, 5, "dlg", weight_seed=7, iterations=2)
+    assert job.result.losses == direct.result.losses
 
 
 def test_sweep_cli_json(capsys):
