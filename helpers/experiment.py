@@ -121,8 +121,9 @@ def time_to_psnr(example: Example, seed: int, recipe: str | Recipe = "dlg", iter
     start = time.perf_counter()
     trial = attack_example(example, seed, recipe, iterations=iterations, snapshot_steps=range(0, 100_000),
                            on_step=lambda step, loss: clock.__setitem__(step, time.perf_counter() - start))
-    curve = {clock[step]: psnr(image, example.image) for step, image in sorted(trial.result.snapshots.items()) if step in clock}
-    step = next((s for s in sorted(trial.result.snapshots) if s in clock and psnr(trial.result.snapshots[s], example.image) >= mark), None)
+    by_step = {step: psnr(image, example.image) for step, image in sorted(trial.result.snapshots.items()) if step in clock}
+    curve = {clock[step]: value for step, value in by_step.items()}
+    step = next((s for s, value in by_step.items() if value >= mark), None)
     seconds = clock[step] if step is not None else math.nan
     if trial.result.iterations == 0 and trial.metrics.psnr >= mark:  # solved, not searched: no steps to clock
         step, seconds = 0, trial.result.seconds
