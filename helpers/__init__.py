@@ -1,19 +1,20 @@
 """Helpers for the Deep Leakage from Gradients tutorial series.
 
-One module per step of the attack, in the order the notebooks walk them:
+Layers, each importing only the ones before it:
 
-    data -> model -> gradients -> recipes / attack -> metrics -> plots
-                       (experiment chains them; cli exposes the chain)
+    data -> model -> gradients -> metrics -> statistics -> attacks -> defences
+         -> experiments -> plots / display / cli          (pool: generic, imports none of them)
+
+The names the notebooks use most are importable from here.
 """
 
 from . import display
-from .attack import Result, run_attack
+from .attacks import RECIPES, Recipe, Result, get_recipe, run_attack
 from .data import CIFAR100_CLASSES, DataError, Example, load_cifar100, load_image, load_sample, load_sample_set
-from .experiment import Trial, attack_example
+from .experiments import Trial, attack_example
 from .gradients import gradient_distance, infer_label, true_gradient
 from .metrics import Metrics, evaluate
 from .model import LeNet, seeded_setup
-from .recipes import RECIPES, Recipe, get_recipe
 
 __all__ = [
     "display",

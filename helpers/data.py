@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,18 +163,35 @@ def load_cifar100(
             f"CIFAR-100 is not in {root}; download it once (download=True, or --download on the "
             f"command line) or set {DATA_DIR_ENV} to a folder that holds cifar-100-python/"
         )
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)
     try:
+        if download and not cifar100_available(root):
+            _fetch_archive(root, timeout)
         dataset = CIFAR100(str(root), train=train, download=download)
     except Exception as err:  # network errors, bad archive, interrupted download
         raise DataError(f"could not get CIFAR-100 into {root}: {type(err).__name__}: {err}") from None
-    finally:
-        socket.setdefaulttimeout(previous)
     if not 0 <= index < len(dataset):
         raise DataError(f"CIFAR-100 index {index} is out of range: 0..{len(dataset) - 1}")
     picture, label = dataset[index]
     return Example(image=_to_tensor(picture), label=int(label), name=f"cifar100:{index}")
+
+
+def _fetch_archive(root: Path, timeout: float) -> None:
+    """Download torchvision's CIFAR-100 archive into ``root`` with a per-connection timeout
+    (no process-wide socket setting); torchvision then checks its MD5 and extracts it."""
+    import shutil
+    import urllib.request
+
+    from torchvision.datasets import CIFAR100
+    from torchvision.datasets.utils import check_integrity
+
+    archive = root / CIFAR100.filename
+    if check_integrity(str(archive), CIFAR100.tgz_md5):
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_suffix(archive.suffix + ".part")
+    with urllib.request.urlopen(CIFAR100.url, timeout=timeout) as response, open(partial, "wb") as out:
+        shutil.copyfileobj(response, out)
+    partial.replace(archive)
 
 
 def _to_tensor(picture: Image.Image) -> torch.Tensor:

@@ -23,6 +23,12 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return torch.mean(torch.sum(-target * F.log_softmax(logits, dim=-1), dim=-1))
 
 
+def logit_error(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per example, d(sum(-target * log_softmax(logits)))/d(logits) = softmax * sum(target) -
+    target: the error a soft cross-entropy sends back into the last layer."""
+    return F.softmax(logits, dim=-1) * target.sum(-1, keepdim=True) - target
+
+
 def one_hot(label: int | Sequence[int] | torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
     """Class indices as one-hot rows ``[B, num_classes]`` (a single int gives ``[1, num_classes]``)."""
     labels = torch.as_tensor(label).reshape(-1).long()

@@ -14,6 +14,18 @@ import torch
 from skimage.metrics import structural_similarity
 
 SUCCESS_PSNR = 30.0  # dB: the series calls a reconstruction at or above this a success
+RECOGNISABLE_SSIM = 0.5  # at or above this SSIM the private image is still recognisable by eye (see notebook 07)
+
+
+def succeeded(psnr: float, diverged: bool = False) -> bool:
+    """The one rule for success: the run did not diverge and its reconstruction reached
+    :data:`SUCCESS_PSNR` dB. An exact copy (``+inf`` dB) succeeds; NaN (no image) never does."""
+    return not diverged and psnr >= SUCCESS_PSNR
+
+
+def recognisable(ssim: float, diverged: bool = False) -> bool:
+    """The weaker mark: not diverged and SSIM at least :data:`RECOGNISABLE_SSIM` (NaN never is)."""
+    return not diverged and ssim >= RECOGNISABLE_SSIM
 
 
 def _pair(reconstruction: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,8 +73,8 @@ class Metrics:
 
     @property
     def success(self) -> bool:
-        """Recovered: PSNR at least :data:`SUCCESS_PSNR` dB (NaN is never a success)."""
-        return self.psnr >= SUCCESS_PSNR
+        """Recovered by :func:`succeeded`'s rule."""
+        return succeeded(self.psnr)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "label_correct": self.label_correct, "success": self.success}

@@ -10,7 +10,9 @@ therefore fixes both the network the client trains and the attacker's starting p
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -18,6 +20,23 @@ from torch import nn
 from .data import IMAGE_SIZE, NUM_CLASSES
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def activation_name(module: nn.Module) -> str | None:
+    """``"sigmoid"``, ``"relu"`` or ``"tanh"`` for one of :data:`ACTIVATIONS`' modules, else ``None``."""
+    return next((name for name, kind in ACTIVATIONS.items() if type(module) is kind), None)
+
+
+def activation_slope(name: str, out: torch.Tensor) -> torch.Tensor:
+    """The activation's derivative at a unit, written with the unit's output ``out``:
+    sigmoid a(1 - a), tanh 1 - a², ReLU [a > 0]."""
+    if name == "sigmoid":
+        return out * (1 - out)
+    if name == "tanh":
+        return 1 - out * out
+    if name == "relu":
+        return (out > 0).to(out.dtype)
+    raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
 
 
 class LeNet(nn.Module):
@@ -93,11 +112,17 @@ def _generators(seed: int, device: torch.device) -> tuple[torch.Generator, torch
     return torch.Generator(device=device).manual_seed(seed), cpu
 
 
-def exact_cuda_matmul() -> None:
-    """Turn TF32 off: on recent GPUs it rounds matmul/conv inputs to 10 mantissa bits, which
-    blurs the tiny gradient differences the attack matches."""
+@contextmanager
+def exact_cuda_matmul() -> Iterator[None]:
+    """TF32 off inside the block, as it was afterwards: on recent GPUs TF32 rounds matmul/conv
+    inputs to 10 mantissa bits, which blurs the tiny gradient differences the attack matches."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def _fresh_lenet(activation: str, device: torch.device) -> LeNet:
@@ -122,11 +147,10 @@ def seeded_setup(
     seed ``weight_seed`` draws, and the dummy is the one seed ``dummy_seed`` draws in the
     reference (after its own weights), so ``seeded_setup(a, weight_seed=a, dummy_seed=a)``
     is ``seeded_setup(a)``. On CUDA the weights come from the CUDA generator, so a seed
-    gives a different network there than on a CPU.
+    gives a different network there than on a CPU (run the attack inside
+    :func:`exact_cuda_matmul` there).
     """
     device = torch.device(device)
-    if device.type == "cuda":
-        exact_cuda_matmul()
     weight_seed = seed if weight_seed is None else weight_seed
     dummy_seed = seed if dummy_seed is None else dummy_seed
     model = _fresh_lenet(activation, device)

@@ -12,12 +12,17 @@ JSON_KEYS = {
 }
 
 
-def test_attack_json(capsys):
+def test_attack_json_is_the_api_trial(capsys):
+    """The CLI's record is the Python API's trial for the same seed, image and recipe."""
+    from helpers.data import load_sample
+    from helpers.experiments import attack_example, to_json
+
     assert main(["attack", "--seed", "78483847", "--iters", "3", "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert JSON_KEYS <= set(record)
-    assert record["seed"] == 78483847 and record["recipe"] == "dlg" and record["iterations"] == 3
-    assert record["image"] == "sample:astronaut" and record["status"] in ("converged", "stalled", "diverged")
+    api = to_json(attack_example(load_sample(0), 78483847, "dlg", iterations=3).as_dict())
+    assert record | {"seconds": 0} == api | {"seconds": 0}
+    assert record["image"] == "sample:astronaut" and record["iterations"] == 3
 
 
 def test_attack_text_and_out_folder(tmp_path, capsys):
@@ -51,6 +56,9 @@ def test_attack_on_an_image_file(tmp_path, capsys):
         (["attack", "--seed", "1", "--dataset", "cifar100", "--data-dir", "/nonexistent"], "not in /nonexistent"),
         (["attack", "--seed", "1", "--device", "tpu"], "device"),
         (["launch"], "invalid choice"),
+        (["sweep", "--seeds", "1", "--all-samples", "--label", "3"], "--all-samples"),
+        (["attack", "--seed", "1", "--download"], "--dataset cifar100 only"),
+        (["sweep", "--seeds", "5-1"], "cannot read seeds"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):
@@ -64,3 +72,19 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
 def test_samples_listing(capsys):
     assert main(["samples"]) == 0
     assert "astronaut" in capsys.readouterr().out
+
+
+def test_an_internal_error_is_not_bad_input(monkeypatch, capsys):
+    """A failure inside the pipeline (here a ValueError, which bad input also raises) exits 1
+    with one line; ``--debug`` shows the traceback instead."""
+    import helpers.cli.commands as commands
+
+    def broken(*args, **kwargs):
+        raise ValueError("something inside broke")
+
+    monkeypatch.setattr(commands, "attack_example", broken)
+    assert main(["attack", "--seed", "1", "--iters", "1"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("internal error: ValueError: something inside broke")
+    with pytest.raises(ValueError, match="something inside broke"):
+        main(["attack", "--seed", "1", "--iters", "1", "--debug"])

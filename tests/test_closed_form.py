@@ -1,9 +1,10 @@
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from helpers.closed_form import equation_counts, last_layer_features, recover
+from helpers.attacks.closed_form import equation_counts, last_layer_features, recover
 from helpers.data import load_sample
 from helpers.gradients import true_gradient
 from helpers.metrics import psnr
@@ -97,7 +98,7 @@ def test_zero_gradient_is_flagged():
 
 
 def test_closed_form_recipes_through_the_common_attack_path():
-    from helpers.experiment import attack_example
+    from helpers.experiments import attack_example
 
     example = load_sample(4)
     for name in ("closed-form", "closed-form+lbfgs"):
@@ -110,8 +111,8 @@ def test_closed_form_recipes_through_the_common_attack_path():
 
 
 def test_closed_form_recipe_flags_a_singular_system_as_diverged():
-    from helpers.attack import run_attack
-    from helpers.experiment import score
+    from helpers.attacks import run_attack
+    from helpers.experiments import score
 
     setup = seeded_setup(1)
     with torch.no_grad():
@@ -132,3 +133,33 @@ def test_two_images_contradict_the_one_image_equations():
     forced = recover(setup.model, gradient, strict=False)
     assert not forced.ok and forced.reason == refused.reason and len(forced.layers) == 3
     assert psnr(forced.image.float(), a.image) < 20 and psnr(forced.image.float(), b.image) < 20
+
+
+def test_layer_solve_matches_a_dense_least_squares_solve():
+    """The top convolution of the tiny net: LSQR on the weighted, matrix-free system against
+    ``torch.linalg.lstsq`` on the dense matrices of the same equations (forward and
+    weight-gradient), built column by column; both give the true input."""
+    from helpers.attacks.layer_solve import logit, solve_layer
+
+    model, image = tiny_case(2)
+    conv1, conv2, fc = model.body[0], model.body[2], model.fc[0]
+    gradient = true_gradient(model, image, 4)
+    with torch.no_grad():
+        a1 = torch.sigmoid(conv1(image[None]))
+        a2 = torch.sigmoid(conv2(a1))
+    delta = (fc.weight.detach().T @ gradient[-1]).reshape(a2.shape) * a2 * (1 - a2)
+    d_weight = gradient[2]
+    u, stats = solve_layer(conv2, a2, delta, d_weight, tuple(a1.shape), "sigmoid", tolerance=1e-14)
+
+    n = a1.numel()
+    columns = torch.eye(n, dtype=torch.float64).reshape(n, *a1.shape[1:])
+    weight = conv2.weight.detach()
+    forward = torch.stack([F.conv2d(c[None], weight, stride=conv2.stride, padding=conv2.padding).flatten() for c in columns], 1)
+    grads = torch.stack([torch.nn.grad.conv2d_weight(c[None], weight.shape, delta, stride=conv2.stride,
+                                                     padding=conv2.padding).flatten() for c in columns], 1)
+    matrix = torch.cat([forward, grads])
+    rhs = torch.cat([(logit(a2) - conv2.bias.detach().reshape(1, -1, 1, 1)).flatten(), d_weight.flatten()])
+    dense = torch.linalg.lstsq(matrix, rhs[:, None]).solution[:, 0]
+    assert stats.unknowns == n and stats.equations == matrix.shape[0]
+    assert torch.allclose(u.flatten(), dense, atol=1e-8)
+    assert torch.allclose(dense, a1.flatten(), atol=1e-8)

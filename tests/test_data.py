@@ -97,3 +97,24 @@ def test_cifar100_is_read_through_torchvision_when_on_disk(tmp_path, monkeypatch
     assert torch.allclose(example.image, expected)
     with pytest.raises(DataError, match="out of range"):
         load_cifar100(30, tmp_path)
+
+
+def test_a_download_never_sets_the_process_wide_socket_timeout(tmp_path, monkeypatch):
+    """The network timeout belongs to the download's own connection; other threads of the
+    process keep theirs."""
+    import socket
+    import urllib.request
+
+    from helpers.data import DataError, load_cifar100
+
+    def no_global(value):
+        raise AssertionError("socket.setdefaulttimeout was called")
+
+    def offline(url, timeout=None):
+        assert timeout == 0.5
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(socket, "setdefaulttimeout", no_global)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(DataError, match="network unreachable"):
+        load_cifar100(0, tmp_path, download=True, timeout=0.5)

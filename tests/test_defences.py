@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import pickle
 import subprocess
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from helpers import defences as D
+from helpers import experiments as E
 from helpers.data import load_sample, load_sample_set
 from helpers.gradients import infer_labels, label_scores, true_gradient
 from helpers.model import seeded_setup
@@ -33,13 +35,14 @@ GRADIENT_DEFENCES = [
 
 @pytest.mark.parametrize("defence", GRADIENT_DEFENCES, ids=lambda d: d.spec)
 def test_shapes_dtypes_and_determinism(gradient, defence):
+    before = [g.clone() for g in gradient]
     once, twice = defence(gradient), defence(gradient)
     assert [g.shape for g in once] == [g.shape for g in gradient]
     assert [g.dtype for g in once] == [g.dtype for g in gradient]
     assert all(torch.equal(a, b) for a, b in zip(once, twice))
     assert all(torch.isfinite(g).all() for g in once)
     # the input gradient is never modified in place, and a defence survives pickling (sweeps)
-    assert all(torch.equal(a, b) for a, b in zip(gradient, true_gradient(*_setup())))
+    assert all(torch.equal(a, b) for a, b in zip(gradient, before))
     assert pickle.loads(pickle.dumps(defence)) == defence
 
 
@@ -96,16 +99,19 @@ def test_quantisation_error_bounds(gradient):
 
 def test_parse_defences():
     assert D.parse_defence("noise=1e-2") == D.Noise(1e-2)
-    assert D.parse_defence("laplace=1e-3", seed=5) == D.Noise(1e-3, "laplacian", 5)
+    assert D.parse_defence("laplace=1e-3") == D.Noise(1e-3, "laplacian")
     assert D.parse_defence("prune=0.3") == D.Prune(0.3)
     assert D.parse_defence("fp16") == D.Quantise("fp16") and D.parse_defence("INT8") == D.Quantise("int8")
-    assert D.parse_defence("batch=4") == D.LocalBatch(4) and D.parse_defence("none") == D.NoDefence()
+    assert E.parse_condition("batch=4") == E.LocalBatch(4) and D.parse_defence("none") == D.NoDefence()
     assert D.parse_defences("prune=0.1,0.5") == [D.Prune(0.1), D.Prune(0.5)]
-    for d in (D.Noise(1e-2), D.Noise(0.001, "laplacian"), D.Prune(0.25), D.Quantise("fp16"), D.LocalBatch(2)):
-        assert D.parse_defence(d.spec) == d  # spec round-trips
+    assert E.parse_conditions("batch=2,4") == [E.LocalBatch(2), E.LocalBatch(4)]
+    for d in (D.Noise(1e-2), D.Noise(0.001, "laplacian"), D.Prune(0.25), D.Quantise("fp16"), E.LocalBatch(2)):
+        assert E.parse_condition(d.spec) == d  # spec round-trips
     for bad in ("noise", "noise=abc", "noise=-1", "prune=1.5", "batch=0", "batch=2.5", "fp16=3", "blur=2", "prune=0.1,0.2"):
         with pytest.raises(ValueError):
-            D.parse_defence(bad)
+            E.parse_condition(bad)
+    with pytest.raises(ValueError, match="unknown defence"):
+        D.parse_defence("batch=2")  # a local batch is the client's, not a gradient transform
 
 
 def test_local_batch_gradient_is_the_mean_and_size_one_is_the_image():
@@ -118,8 +124,7 @@ def test_local_batch_gradient_is_the_mean_and_size_one_is_the_image():
     for k, g in enumerate(batch):
         assert torch.allclose(g, sum(s[k] for s in singles) / 4, atol=1e-6)
     assert all(torch.equal(a, b) for a, b in zip(true_gradient(setup.model, images[:1], labels[:1]), singles[0]))
-    with pytest.raises(TypeError):
-        D.LocalBatch(2)(batch)
+    assert not callable(E.LocalBatch(2))  # not a transform of a gradient
 
 
 def test_infer_labels_for_several_images():
@@ -142,41 +147,31 @@ def test_cost_and_pairing(gradient):
     assert noisy.relative_change > 0.5 and noisy.cosine < 0.9
     truths = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     shuffled = truths[[2, 0, 1]] + 0.01
-    assert D.pair_reconstructions(shuffled, truths) == [1, 2, 0]
+    assert E.pair_reconstructions(shuffled, truths) == [1, 2, 0]
 
 
 def test_defended_attack_tiny_and_batch_of_one_is_the_single_attack():
-    from helpers.experiment import attack_example
+    from helpers.experiments import attack_example
 
     example = load_sample(0)
     single = attack_example(example, SEED, "dlg", iterations=2, defence=D.Prune(0.5))
-    run = D.defended_attack(example, SEED, D.Prune(0.5), "dlg", iterations=2)
+    run = E.defended_attack(example, SEED, D.Prune(0.5), "dlg", iterations=2)
     assert run.grad_loss == single.result.grad_loss and run.status == single.result.status
-    batch = D.defended_attack(load_sample_set()[:2], SEED, D.LocalBatch(2), "dlg", iterations=1)
+    batch = E.defended_attack(load_sample_set()[:2], SEED, E.LocalBatch(2), "dlg", iterations=1)
     assert len(batch.psnr) == 2 and sorted(batch.pairing) == [0, 1] and batch.reconstruction.shape == (2, 3, 32, 32)
     with pytest.raises(ValueError):
-        D.defended_attack(load_sample_set()[:2], SEED, D.LocalBatch(2), "idlg", iterations=1)
+        E.defended_attack(load_sample_set()[:2], SEED, E.LocalBatch(2), "idlg", iterations=1)
 
 
 def test_defended_attack_with_restarts_matches_attack_example():
     # a recipe with restarts needs one dummy row per restart, drawn as attack_example draws them
-    from helpers.experiment import attack_example
-    from helpers.recipes import ROBUST
+    from helpers.experiments import attack_example
+    from helpers.attacks.recipes import ROBUST
 
     recipe = ROBUST.with_(iterations=2)
-    run = D.defended_attack(load_sample(0), SEED, D.Noise(1e-4), recipe)
+    run = E.defended_attack(load_sample(0), SEED, D.Noise(1e-4), recipe)
     single = attack_example(load_sample(0), SEED, recipe, defence=D.Noise(1e-4))
     assert run.grad_loss == single.result.grad_loss and run.psnr[0] == single.metrics.psnr
-
-
-def test_save_and_load_runs(tmp_path):
-    runs = [D.defended_attack(load_sample(0), SEED, D.Noise(1e-3), "dlg", iterations=1)]
-    D.save_runs(runs, tmp_path / "sweep", {"note": "test"})
-    loaded, meta = D.load_runs(tmp_path / "sweep")
-    assert meta == {"note": "test"} and loaded[0].spec == "noise=0.001" and loaded[0].psnr == runs[0].psnr
-    assert loaded[0].reconstruction is None or loaded[0].reconstruction.shape == (1, 3, 32, 32)
-    point = D.points(loaded)[0]
-    assert point.runs == 1 and D.threshold([point]) in (None, 1e-3)
 
 
 def test_cli_defence_json(capsys):
@@ -200,6 +195,10 @@ def test_cli_defence_json(capsys):
         (["attack", "--seed", "1", "--defence", "blur=3"], "unknown defence"),
         (["attack", "--seed", "1", "--defence", "noise=1e-3,1e-2"], "one strength"),
         (["attack", "--seed", "1", "--defence", "batch=2", "--image", "x.png"], "several images"),
+        (["attack", "--seed", "1", "--defence", "batch=2", "--index", "7"], "bundled ones are 0..7"),
+        (["attack", "--seed", "1", "--defence", "noise=1e-3", "--out", "somewhere"], "--out"),
+        (["attack", "--seed", "1", "--defence", "batch=2", "--recipe", "idlg"], "needs --recipe dlg"),
+        (["sweep", "--seeds", "1", "--defence", "noise=1e-3", "--all-samples"], "drop --all-samples"),
         (["sweep", "--seeds", "1", "--defence", "fp16=2"], "takes no value"),
     ],
 )
@@ -208,3 +207,63 @@ def test_cli_bad_defence_is_one_line_and_exit_2(args, message):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
+
+
+@pytest.mark.parametrize("spec, defence", [("noise=1e-3", D.Noise(1e-3)), ("laplace=1e-3", D.Noise(1e-3, "laplacian"))])
+def test_one_seed_one_defence_gives_the_same_numbers_through_every_entry_point(spec, defence, capsys):
+    """The noise of a trial is drawn from the trial's seed, whether the trial is run by the
+    Python API, the defence pipeline, ``attack --defence`` or ``sweep --defence``."""
+    import json
+
+    from helpers.cli import main
+    from helpers.experiments import attack_example
+
+    seed, example = 5, load_sample(0)
+    api = attack_example(example, seed, "idlg", iterations=2, defence=defence).result.grad_loss
+    run = E.defended_attack(example, seed, defence, "idlg", iterations=2).grad_loss
+    assert main(["attack", "--seed", str(seed), "--iters", "2", "--recipe", "idlg", "--defence", spec, "--json"]) == 0
+    cli_attack = json.loads(capsys.readouterr().out)["grad_loss"]
+    assert main(["sweep", "--seeds", str(seed), "--iters", "2", "--recipe", "idlg", "--workers", "1",
+                 "--defence", spec, "--json"]) == 0
+    cli_sweep = json.loads(capsys.readouterr().out)["runs"][0]["grad_loss"]
+    assert api == run == cli_attack == cli_sweep
+    undefended = attack_example(example, seed, "idlg", iterations=2).result.grad_loss
+    assert api != undefended  # the noise was added
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedSpy:
+    """A defence that notes which seed each trial gave it (a sweep on one worker runs here)."""
+
+    spec: str = "spy"
+    kind: str = "spy"
+    strength: float = 0.0
+
+    def seeded(self, seed):
+        SEEN.append(seed)
+        return D.NoDefence()
+
+
+SEEN: list = []
+
+
+def test_a_sweep_draws_each_seeds_own_noise(gradient):
+    SEEN.clear()
+    E.defence_sweep(load_sample(0), [3, 4], [SeedSpy()], "idlg", iterations=0, workers=1)
+    assert SEEN == [3, 4]
+    three, four = D.Noise(1e-2).seeded(3)(gradient), D.Noise(1e-2).seeded(4)(gradient)
+    assert not torch.equal(three[0], four[0])
+    assert all(torch.equal(a, b) for a, b in zip(three, D.Noise(1e-2, seed=3)(gradient)))
+
+
+def test_cost_restores_the_model_when_the_step_fails_halfway():
+    model, image, label = _setup()
+    before = [p.detach().clone() for p in model.parameters()]
+
+    class Broken:
+        def __call__(self, gradient):
+            return [gradient[0], torch.zeros(3)] + gradient[2:]  # the second tensor has the wrong shape
+
+    with pytest.raises(RuntimeError):
+        D.defence_cost(model, image, label, Broken())
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before))

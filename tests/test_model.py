@@ -52,3 +52,26 @@ def test_seeded_setup_leaves_the_global_generator_alone():
     torch.manual_seed(99)
     seeded_setup(1234)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_exact_cuda_matmul_leaves_the_flags_as_it_found_them():
+    from helpers.model import exact_cuda_matmul
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        with exact_cuda_matmul():
+            assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_activation_slope_is_the_derivative():
+    from helpers.model import activation_slope
+
+    z = torch.linspace(-3, 3, 13, dtype=torch.float64, requires_grad=True)
+    for name, f in (("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("relu", torch.relu)):
+        out = f(z)
+        (slope,) = torch.autograd.grad(out.sum(), z)
+        assert torch.allclose(activation_slope(name, out.detach()), slope)

@@ -7,26 +7,21 @@ import pytest
 import torch
 
 import helpers.metrics
-from helpers.attack import restart_dummies, run_attack
-from helpers.batched import batched_matching_loss
+from helpers.attacks import run_attack
+from helpers.attacks.restarts import restart_dummies
+from helpers.attacks.batched_loss import batched_matching_loss
 from helpers.data import load_sample
-from helpers.experiment import attack_example
+from helpers.experiments import attack_example
 from helpers.gradients import gradient_distance, infer_label, model_gradient, one_hot, true_gradient
-from helpers.lbfgs import minimise
+from helpers.attacks.lbfgs import minimise
 from helpers.model import seeded_setup
-from helpers.recipes import ROBUST, get_recipe
+from helpers.attacks.recipes import get_recipe
 
 
 def _case(seed=78483847, index=0, restarts=2):
     example = load_sample(index)
     setup = seeded_setup(seed, batch=restarts)
     return example, setup, true_gradient(setup.model, example.image, example.label)
-
-
-def test_robust_is_registered_and_is_data():
-    assert get_recipe("robust") is ROBUST
-    assert (ROBUST.label, ROBUST.optimiser, ROBUST.init) == ("infer", "batched-lbfgs", "pixel-range")
-    assert ROBUST.restarts >= 2 and ROBUST.tolerance > 0
 
 
 def test_batched_loss_equals_the_per_dummy_loss():
@@ -71,6 +66,8 @@ def test_restart_dummies_are_the_seeds_rows():
     assert not torch.equal(setup.dummy_image[1], setup.dummy_image[2])
     with pytest.raises(ValueError, match="batch=3"):
         restart_dummies(seeded_setup(5).dummy_image, 3)
+    with pytest.raises(ValueError, match="batch=2"):  # extra rows are refused, not silently dropped
+        restart_dummies(setup.dummy_image, 2)
 
 
 def test_winner_is_the_lowest_matching_loss_and_the_truth_is_never_consulted(monkeypatch):

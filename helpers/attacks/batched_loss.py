@@ -9,18 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gradients import Gradient, gradient_distance
+from ..gradients import Gradient, gradient_distance, logit_error, soft_cross_entropy
+from ..model import activation_name, activation_slope
 
-_ACTIVATIONS = {nn.Sigmoid: torch.sigmoid, nn.Tanh: torch.tanh, nn.ReLU: torch.relu}
-
-
-def _activation_slope(kind: type, out: torch.Tensor) -> torch.Tensor:
-    """d(activation)/d(input), written with the activation's output."""
-    if kind is nn.Sigmoid:
-        return out * (1 - out)
-    if kind is nn.Tanh:
-        return 1 - out * out
-    return (out > 0).to(out.dtype)
+_FORWARD = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
 
 def _lenet_layers(model: nn.Module):
@@ -36,11 +28,11 @@ def _lenet_layers(model: nn.Module):
     if not all(isinstance(c, nn.Conv2d) and c.groups == 1 and c.dilation == (1, 1) and c.bias is not None
                and isinstance(c.padding, tuple) for c in convs):
         return None
-    if not all(type(a) in _ACTIVATIONS for a in acts):
+    if any(activation_name(a) is None for a in acts):
         return None
     names = [n for n, _ in model.named_parameters()]
     expected = [f"body.{2 * i}.{w}" for i in range(len(convs)) for w in ("weight", "bias")] + ["fc.0.weight", "fc.0.bias"]
-    return (convs, [type(a) for a in acts], fc[0]) if names == expected else None
+    return (convs, [activation_name(a) for a in acts], fc[0]) if names == expected else None
 
 
 def _lenet_gradients(layers, x: torch.Tensor, soft_label: torch.Tensor) -> list[torch.Tensor]:
@@ -56,19 +48,18 @@ def _lenet_gradients(layers, x: torch.Tensor, soft_label: torch.Tensor) -> list[
         h_out = (size[0] + 2 * conv.padding[0] - conv.kernel_size[0]) // conv.stride[0] + 1
         w_out = (size[1] + 2 * conv.padding[1] - conv.kernel_size[1]) // conv.stride[1] + 1
         z = conv.weight.detach().flatten(1) @ u + conv.bias.detach()[:, None]
-        a = _ACTIVATIONS[kind](z).reshape(n, -1, h_out, w_out)
+        a = _FORWARD[kind](z).reshape(n, -1, h_out, w_out)
         cols.append(u)
         outs.append(a)
         sizes.append(size)
     features = a.reshape(n, -1)
     logits = features @ linear.weight.detach().T + linear.bias.detach()
-    # d(sum(-y log softmax))/d(logits) = softmax * sum(y) - y (sum(y) = 1 for a one-hot or softmax y)
-    delta = F.softmax(logits, dim=-1) * soft_label.sum(-1, keepdim=True) - soft_label
+    delta = logit_error(logits, soft_label)
     grads: list[torch.Tensor] = [delta[:, :, None] * features[:, None, :], delta]
     upstream = (delta @ linear.weight.detach()).reshape(a.shape)
     for i in range(len(convs) - 1, -1, -1):
         conv = convs[i]
-        dz = (upstream * _activation_slope(kinds[i], outs[i])).flatten(2)  # [n, C_out, L]
+        dz = (upstream * activation_slope(kinds[i], outs[i])).flatten(2)  # [n, C_out, L]
         grads = [(dz @ cols[i].transpose(1, 2)).reshape(n, *conv.weight.shape), dz.sum(-1)] + grads
         if i:
             upstream = F.fold(
@@ -116,8 +107,7 @@ def batched_matching_loss(
 
     def one(x: torch.Tensor) -> torch.Tensor:
         def ce(p):
-            logits = functional_call(model, p, (x.unsqueeze(0),))
-            return torch.sum(-label * F.log_softmax(logits, dim=-1))
+            return soft_cross_entropy(functional_call(model, p, (x.unsqueeze(0),)), label)
 
         g = grad(ce)(params)
         return gradient_distance(list(g.values()), target, kind)

@@ -1,0 +1,14 @@
+"""The attacks: recover a private image from its shared gradient.
+
+    recipes (what to run) -> registry (which attack) -> search | restarts | closed form
+                                                    -> result (judged by the matching loss)
+"""
+
+from .recipes import CLOSED_FORM, CLOSED_FORM_LBFGS, DLG, IDLG, RECIPES, ROBUST, Recipe, get_recipe
+from .registry import ATTACKS, run_attack
+from .result import CONVERGED, DIVERGED, STALLED, STATUSES, Result, judge
+
+__all__ = [
+    "ATTACKS", "CLOSED_FORM", "CLOSED_FORM_LBFGS", "CONVERGED", "DIVERGED", "DLG", "IDLG", "RECIPES", "ROBUST",
+    "Recipe", "Result", "STALLED", "STATUSES", "get_recipe", "judge", "run_attack",
+]

@@ -1,0 +1,156 @@
+"""The command line's commands: each runs the same pipeline as the notebooks and prints text
+or one JSON object (non-finite numbers spelled as :mod:`helpers.experiments.storage` says)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..data import CIFAR100_CLASSES, load_sample_set, sample_catalogue
+from ..experiments import (
+    attack_example,
+    batch_size,
+    defence_sweep,
+    defended_attack,
+    parse_condition,
+    parse_conditions,
+    parse_seeds,
+    points,
+    save_runs,
+    summarise,
+    timed_sweep,
+    to_json,
+)
+from ..metrics import RECOGNISABLE_SSIM, SUCCESS_PSNR
+from .parser import UsageError, as_usage
+from .sources import check_batch_recipe, check_sources, load_example, load_examples, resolve_device
+
+
+def write_outputs(trial, folder: Path) -> None:
+    from .. import plots
+
+    plots.use_style()
+    folder.mkdir(parents=True, exist_ok=True)
+    fig = plots.compare(trial.example.image, {plots.trial_title(trial): trial.result.image})
+    fig.savefig(folder / "reconstruction.png")
+    fig = plots.loss_curves({f"seed {trial.seed}": trial.result.losses})
+    fig.savefig(folder / "loss.png")
+    (folder / "result.json").write_text(json.dumps(to_json(trial.as_dict()), indent=2) + "\n")
+
+
+def describe(record: dict) -> str:
+    def num(value, fmt):
+        return "n/a" if value is None else format(value, fmt)
+
+    return "\n".join(
+        [
+            f"image {record['image']}  seed {record['seed']}  recipe {record['recipe']}",
+            f"status   {record['status']} ({record['reason']})",
+            f"label    true {record['label_true']} ({CIFAR100_CLASSES[record['label_true']]}), "
+            f"recovered {record['label_recovered']} ({CIFAR100_CLASSES[record['label_recovered']]})",
+            f"loss     after step 1: {num(record['first_loss'], '.4g')}, final: {num(record['grad_loss'], '.3g')}",
+            f"image    MSE {num(record['mse'], '.3g')}  PSNR {num(record['psnr'], '.2f')} dB  SSIM {num(record['ssim'], '.3f')}",
+            f"cost     {record['iterations']} steps, {record['evals']} evaluations, {record['seconds']:.1f} s",
+        ]
+    )
+
+
+def run_attack_command(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    if args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    if args.defence is not None:
+        return run_defended_attack_command(args, device)
+    example = load_example(args)
+    trial = attack_example(example, args.seed, args.recipe, iterations=args.iters, device=device)
+    record = to_json(trial.as_dict())
+    if args.out is not None:
+        write_outputs(trial, args.out)
+    print(json.dumps(record) if args.json else describe(record))
+    return 0
+
+
+def run_defended_attack_command(args: argparse.Namespace, device: torch.device) -> int:
+    if device.type != "cpu":
+        raise UsageError("--defence runs on the cpu")
+    if args.out is not None:
+        raise UsageError("--out writes a single attack's figures; it cannot be combined with --defence")
+    defence = as_usage(parse_condition, args.defence)
+    check_batch_recipe(batch_size(defence), args.recipe)
+    examples = load_examples(args, batch_size(defence))
+    run = defended_attack(examples, args.seed, defence, args.recipe, iterations=args.iters)
+    record = to_json(run.as_dict())
+    if args.json:
+        print(json.dumps(record))
+    else:
+        psnr = ", ".join("n/a" if p is None else f"{p:.1f}" for p in record["psnr"])
+        print(f"defence  {defence.label} ({defence.spec})\nimages   {', '.join(run.images)}  seed {run.seed}  recipe {run.recipe}")
+        print(f"status   {run.status} ({run.reason})\nPSNR     {psnr} dB (paired)  recovered {run.recovered}/{len(run.psnr)}")
+        print(f"labels   true {run.labels_true}, recovered {run.labels_recovered}\ncost     {run.iterations} steps, {run.seconds:.1f} s")
+    return 0
+
+
+def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int:
+
+    defences = [d for spec in args.defence for d in as_usage(parse_conditions, spec)]
+    size = max(batch_size(d) for d in defences)
+    check_batch_recipe(size, args.recipe)
+    examples = load_examples(args, size)
+    start = time.perf_counter()
+    runs = defence_sweep(examples, seeds, defences, args.recipe, iterations=args.iters, workers=args.workers)
+    wall = time.perf_counter() - start
+    if args.save is not None:
+        save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(sys.argv[1:]) if sys.argv else "",
+                                    "seeds": seeds, "recipe": args.recipe, "iterations": args.iters,
+                                    "wall_seconds": round(wall, 1), "workers": args.workers, "torch": torch.__version__})
+    if args.json:
+        print(json.dumps(to_json({"runs": [r.as_dict() for r in runs], "wall_seconds": round(wall, 2), "workers": args.workers})))
+        return 0
+    for p in points(runs):
+        print(f"{p.spec:<16} {p.successes}/{p.runs} succeed (>= {SUCCESS_PSNR:g} dB), {p.recognisable}/{p.runs} "
+              f"recognisable (SSIM >= {RECOGNISABLE_SSIM:g}), median PSNR {p.median_psnr:5.1f} dB, "
+              f"median SSIM {p.median_ssim:.3f}")
+    print(f"wall time {wall:.1f} s on {args.workers} worker(s)")
+    return 0
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    seeds = as_usage(parse_seeds, args.seeds)
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.defence:
+        return run_defence_sweep_command(args, seeds)
+    if args.save is not None:
+        raise UsageError("--save needs --defence")
+    if args.all_samples:
+        check_sources(args)
+    examples = load_sample_set() if args.all_samples else [load_example(args)]
+    trials, wall = timed_sweep(
+        examples, seeds, args.recipe, iterations=args.iters, workers=args.workers, progress=sys.stderr.isatty(),
+        snapshot_steps=(),
+    )
+    summary = summarise(trials)
+    records = [t.as_dict() for t in trials]
+    if args.json:
+        summary_record = {k: v for k, v in vars(summary).items()} | {"wall_seconds": round(wall, 2), "workers": args.workers}
+        print(json.dumps(to_json({"summary": summary_record, "trials": records})))
+    else:
+        for r in records:
+            psnr = "   n/a" if r["psnr"] is None else f"{r['psnr']:6.1f}"
+            print(f"{r['image']:<20} seed {r['seed']:>10}  {r['status']:<9} PSNR {psnr} dB  {r['seconds']:6.1f} s")
+        print(summary.line())
+        print(f"wall time {wall:.1f} s on {args.workers} worker(s)")
+    return 0
+
+
+def list_samples() -> int:
+    for i, record in enumerate(sample_catalogue()):
+        print(f"{i}  {record['name']:<13} {record['class']:<8} {record['licence']}")
+    return 0
+

@@ -1,0 +1,85 @@
+"""The command line's grammar: options, their checks, and what counts as bad input."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from ..attacks import RECIPES
+
+USAGE_EXIT, INTERNAL_EXIT = 2, 1
+T = TypeVar("T")
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit status 2."""
+
+
+def as_usage(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)``, its ValueError (a spec or a list of seeds that does not parse)
+    reported as bad input."""
+    try:
+        return function(*args)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump, exit 2
+        raise UsageError(message)
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m helpers", description="Deep Leakage from Gradients from the command line.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="on an internal error, show the traceback")
+    attack = commands.add_parser("attack", parents=[common], help="recover one private image from its gradient")
+    attack.add_argument("--seed", type=int, required=True, help="seeds the network's weights and the dummy start")
+    source = attack.add_mutually_exclusive_group()
+    source.add_argument("--index", type=int, help="image index (bundled sample: 0-7, default 0; CIFAR-100: default 25)")
+    source.add_argument("--image", type=Path, help="any image file (centre crop, resized to 32x32)")
+    attack.add_argument("--dataset", choices=("sample", "cifar100"), default="sample", help="where --index points (default: sample)")
+    attack.add_argument("--data-dir", help="folder holding cifar-100-python/ (default: $DLG_DATA_DIR or ~/.torch)")
+    attack.add_argument("--download", action="store_true", help="download CIFAR-100 if missing (checksummed)")
+    attack.add_argument("--label", type=int, help="the private label (default: the image's own; 0 for --image)")
+    attack.add_argument("--recipe", choices=sorted(RECIPES), default="dlg", help="attack recipe (default: dlg)")
+    attack.add_argument("--iters", type=non_negative, help="outer L-BFGS steps (default: the recipe's, 300 for dlg)")
+    attack.add_argument("--device", default="cpu", help="cpu (default) or cuda; a seed draws other weights on cuda")
+    attack.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
+    attack.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    attack.add_argument("--out", type=Path, help="folder for reconstruction.png, loss.png and result.json")
+    attack.add_argument("--defence", help="defend the shared gradient first: none, noise=VAR, laplace=VAR, prune=FRAC, "
+                        "fp16, int8 or batch=B (B images from --index on, attacked jointly)")
+
+    sweep = commands.add_parser("sweep", parents=[common], help="attack one image with many seeds; success rate and spread")
+    sweep.add_argument("--seeds", default="0-99", help="e.g. 0-99, 1,5,9 or 0-9,1234 (default 0-99)")
+    sweep_source = sweep.add_mutually_exclusive_group()
+    sweep_source.add_argument("--index", type=int, help="image index (bundled sample: 0-7, default 0; CIFAR-100: default 25)")
+    sweep_source.add_argument("--image", type=Path, help="any image file (centre crop, resized to 32x32)")
+    sweep_source.add_argument("--all-samples", action="store_true", help="every bundled image")
+    sweep.add_argument("--dataset", choices=("sample", "cifar100"), default="sample")
+    sweep.add_argument("--data-dir")
+    sweep.add_argument("--download", action="store_true")
+    sweep.add_argument("--label", type=int)
+    sweep.add_argument("--recipe", choices=sorted(RECIPES), default="dlg")
+    sweep.add_argument("--iters", type=non_negative)
+    sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
+    sweep.add_argument("--json", action="store_true", help="print one JSON object: per-seed records and a summary")
+    sweep.add_argument("--defence", action="append", help="sweep a defence's strength, e.g. noise=1e-4,1e-3,1e-2 "
+                       "or prune=0.1,0.3 (repeat for several defences; see attack --defence)")
+    sweep.add_argument("--save", type=Path, help="with --defence: write the runs to PATH.json and reconstructions to PATH.npz")
+
+    commands.add_parser("samples", parents=[common], help="list the bundled offline images")
+    return parser
+

@@ -1,0 +1,112 @@
+"""One trial, the one pipeline every entry point (notebooks, CLI, sweeps) runs:
+
+    seeded_setup(seed) -> client's gradient of its image(s) -> defence.seeded(seed)
+        -> run_attack(recipe) -> score against the truth
+
+A trial with a local batch attacks all the client's images at once (one dummy row each);
+otherwise the dummy has one row per restart of the recipe.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+
+from ..attacks import DIVERGED, Recipe, Result, get_recipe, run_attack
+from ..data import Example
+from ..defences import Defence
+from ..gradients import true_gradient
+from ..metrics import Metrics, evaluate
+from ..model import exact_cuda_matmul, seeded_setup
+
+
+def attack_shared(
+    examples: Sequence[Example],
+    seed: int,
+    recipe: str | Recipe = "dlg",
+    *,
+    defence: Defence | None = None,
+    iterations: int | None = None,
+    weight_seed: int | None = None,
+    dummy_seed: int | None = None,
+    device: str | torch.device = "cpu",
+    snapshot_steps: Iterable[int] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> Result:
+    """Seed the network and the dummy, let the client share the gradient of ``examples``
+    (one image, or a local batch of several), defend it with ``defence.seeded(seed)`` if
+    given, and attack what is shared."""
+    recipe = get_recipe(recipe)
+    size = len(examples)
+    if size == 0:
+        raise ValueError("a trial needs at least one private image")
+    if size > 1 and (recipe.label != "joint" or recipe.restarts != 1):
+        raise ValueError(f"recipe {recipe.name!r} recovers one image with an inferred label; a batch of {size} "
+                         "needs a recipe that optimises one dummy row and label per image (dlg)")
+    device = torch.device(device)
+    rows = size if size > 1 else recipe.restarts  # one dummy row per image, or per restart
+    setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device, batch=rows)
+    images = torch.stack([e.image for e in examples])
+    shared = true_gradient(setup.model, images, [e.label for e in examples])
+    if defence is not None:
+        shared = defence.seeded(seed)(shared)
+    with exact_cuda_matmul():
+        return run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe,
+                          iterations=iterations, snapshot_steps=snapshot_steps, on_step=on_step)
+
+
+@dataclass
+class Trial:
+    """One attack on one example with one seed, scored against the truth."""
+
+    seed: int
+    example: Example
+    result: Result
+    metrics: Metrics  # NaN image metrics when the attack diverged: no reconstruction to score
+
+    @property
+    def success(self) -> bool:
+        return self.metrics.success and not self.result.diverged
+
+    def as_dict(self) -> dict:
+        """A flat record; :func:`helpers.experiments.storage.to_json` writes it."""
+        r, m = self.result, self.metrics
+        return {
+            "seed": self.seed,
+            "recipe": r.recipe,
+            "image": self.example.name,
+            "label_true": m.label_true,
+            "label_recovered": m.label_recovered,
+            "label_correct": m.label_correct,
+            "status": r.status,
+            "reason": r.reason,
+            "success": self.success,
+            "grad_loss": r.grad_loss,
+            "first_loss": r.first_loss,
+            "mse": m.mse,
+            "psnr": m.psnr,
+            "ssim": m.ssim,
+            "iterations": r.iterations,
+            "evals": r.evals,
+            "seconds": round(r.seconds, 3),
+        }
+
+
+def score(result: Result, example: Example, row: int = 0) -> Metrics:
+    """Metrics of row ``row`` of a result; a diverged run is not a reconstruction and gets NaN
+    image metrics."""
+    if result.status == DIVERGED:
+        return Metrics(math.nan, math.nan, math.nan, example.label, result.label[row])
+    return evaluate(result.image[row], result.label[row], example.image, example.label)
+
+
+def attack_example(example: Example, seed: int, recipe: str | Recipe = "dlg", **options: Any) -> Trial:
+    """Run the reference experiment on one private ``example``: :func:`attack_shared` (whose
+    keyword ``options`` it takes: ``iterations``, ``defence``, ``weight_seed``, ``dummy_seed``,
+    ``device``, ``snapshot_steps``, ``on_step``), then score the result. A ``defence``
+    transforms the gradient before it is shared, its noise seeded by ``seed``."""
+    result = attack_shared([example], seed, recipe, **options)
+    return Trial(seed=seed, example=example, result=result, metrics=score(result, example))

@@ -1,0 +1,79 @@
+"""A generic process pool: ``function(job)`` for many jobs over worker processes, each on one
+torch thread (on a small network that is faster than sharing threads). It knows nothing of
+attacks; the experiments hand it picklable jobs."""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Sequence, TypeVar
+
+import torch
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel_map(function: Callable[[T], R], jobs: Sequence[T], workers: int | None = None,
+                 on_done: Callable[[], object] | None = None) -> list[R]:
+    """``function(job)`` for every job, results in job order, over ``workers`` processes
+    (default: every core) each on one torch thread; ``workers=1`` runs here, also on one
+    thread. ``on_done()`` is called as each result arrives (for progress bars)."""
+    jobs = list(jobs)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    results: list[R] = []
+    if workers == 1:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for job in jobs:
+                results.append(function(job))
+                if on_done is not None:
+                    on_done()
+        finally:
+            torch.set_num_threads(threads)
+        return results
+    pool = _pool(workers)
+    try:
+        for result in pool.map(function, jobs):
+            results.append(result)
+            if on_done is not None:
+                on_done()
+    except BaseException:  # a crashed worker or an interrupt: start afresh next time
+        _close_pool(cancel=True)
+        raise
+    return results
+
+
+_POOL: dict[int, ProcessPoolExecutor] = {}  # workers -> the live pool, kept between sweeps
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """One pool of ``workers`` processes per Python session, reused by every sweep: starting a
+    worker means importing torch again (several seconds on a 2-core machine), which would
+    otherwise be paid by every sweep of a notebook."""
+    if workers not in _POOL:
+        _close_pool()
+        # spawn, not fork: forking a process that already ran torch's thread pools can hang
+        context = multiprocessing.get_context("spawn")
+        _POOL[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+    return _POOL[workers]
+
+
+def _start_worker() -> None:
+    """One torch thread per worker; Ctrl-C (or a notebook kernel's interrupt and shutdown) is the
+    parent's to handle, so an idle worker does not print a KeyboardInterrupt traceback."""
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _close_pool(cancel: bool = False) -> None:
+    for pool in _POOL.values():
+        pool.shutdown(wait=not cancel, cancel_futures=cancel)
+    _POOL.clear()
+
+
+atexit.register(_close_pool)
