@@ -262,7 +262,9 @@ def test_cost_restores_the_model_when_the_step_fails_halfway():
 
     class Broken:
         def __call__(self, gradient):
-            return [gradient[0], torch.zeros(3)] + gradient[2:]  # the second tensor has the wrong shape
+            # the second tensor is [12, 1]: it broadcasts in the cosine and the norms, but cannot be
+            # subtracted in place from the [12] bias, after the first layer's weights were stepped
+            return [gradient[0], gradient[1][:, None]] + gradient[2:]
 
     with pytest.raises(RuntimeError):
         D.defence_cost(model, image, label, Broken())
