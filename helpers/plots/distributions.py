@@ -45,9 +45,11 @@ def psnr_histogram(
     size: tuple[float, float] = (9.0, 4.5),
 ) -> plt.Figure:
     """Histogram of the PSNR of the runs that produced an image, with the ``diverged`` runs
-    (no image, so no PSNR) as a separate red bar on the left, never as a number of dB."""
+    (no image, so no PSNR) as a separate red bar on the left, never as a number of dB. An
+    exact copy (``+inf`` dB) is counted in the last bin, not dropped."""
     values = np.asarray(psnrs, dtype=float)
-    values = values[np.isfinite(values)]
+    values = values[~np.isnan(values)]
+    finite = values[np.isfinite(values)]
     fig, (ax_fail, ax) = plt.subplots(
         1, 2, figsize=size, sharey=True, gridspec_kw={"width_ratios": [1, 6], "wspace": 0.05}
     )
@@ -56,8 +58,8 @@ def psnr_histogram(
     ax_fail.set_xlim(-0.6, 0.6)
     ax_fail.set_ylabel("seeds")
     ax_fail.grid(True, axis="y", alpha=0.3)
-    top = max(60.0, float(values.max()) + 2) if values.size else 60.0
-    ax.hist(values, bins=bins, range=(0.0, top), color=RECON_COLOR)
+    top = max(60.0, float(finite.max()) + 2) if finite.size else 60.0
+    ax.hist(np.clip(values, 0.0, top), bins=bins, range=(0.0, top), color=RECON_COLOR)
     if threshold is not None:
         ax.axvline(threshold, color="grey", ls="--", lw=1.5)
         ax.annotate(f"{threshold:g} dB", xy=(threshold, 1), xycoords=("data", "axes fraction"),
@@ -84,16 +86,18 @@ def outcome_scatter(
 ) -> plt.Figure:
     """Final PSNR of each run against an early number (log x-axis), e.g. the first-step loss.
 
-    Runs that produced an image are dots; ``diverged`` runs have no PSNR and are drawn as red
-    crosses in a band below the axis. A dashed line marks the success ``threshold`` (dB) and
+    Runs that produced an image are dots (an exact copy, ``+inf`` dB, at the top edge);
+    ``diverged`` runs have no PSNR and are drawn as red crosses in a band below the axis. A dashed line marks the success ``threshold`` (dB) and
     a dotted one an optional ``cut`` on x; ``labels`` (e.g. seeds) annotate the points."""
     from matplotlib import ticker
 
     xs = np.asarray(x, dtype=float)
     ys = np.asarray(psnrs, dtype=float)
-    failed = np.asarray(diverged, dtype=bool) | ~np.isfinite(ys)
+    failed = np.asarray(diverged, dtype=bool) | np.isnan(ys)
     fig, ax = plt.subplots(figsize=size)
-    finite = ys[~failed]
+    finite = ys[~failed & np.isfinite(ys)]
+    top = max(60.0, float(finite.max()) + 3) if finite.size else 60.0
+    ys = np.where(np.isposinf(ys), top - 1, ys)
     band = -6.0  # where the diverged runs sit, below 0 dB
     ok = ~failed
     ax.scatter(xs[ok], ys[ok], s=70, color=RECON_COLOR, label="produced an image", zorder=3)
@@ -112,7 +116,6 @@ def outcome_scatter(
     ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    top = max(60.0, float(finite.max()) + 3) if finite.size else 60.0
     ax.set_ylim(band - 4, top)
     ticks = [t for t in range(0, int(top) + 1, 10)]
     ax.set_yticks([band] + ticks, ["diverged"] + [str(t) for t in ticks])
@@ -161,7 +164,7 @@ def strength_panels(
     """A score against defence strength, one panel per defence: every seed as a dot, the
     median as a line, a dashed line at ``threshold`` (the success mark) and, per panel, an
     optional vertical mark ``(x, text)`` (e.g. the paper's threshold). Each panel is a list of
-    ``(strength, [score per seed])``; non-finite scores are drawn at the bottom as crosses."""
+    ``(strength, [score per seed])``; NaN scores (diverged runs) are drawn at the bottom as crosses."""
     fig, axes = plt.subplots(1, len(panels), figsize=(size[0] * len(panels), size[1]), squeeze=False)
     for i, (ax, (title, curve)) in enumerate(zip(axes[0], panels.items())):
         curve = sorted(curve, key=lambda point: point[0])
@@ -170,10 +173,10 @@ def strength_panels(
         medians = []
         for x, values in curve:
             values = np.asarray(values, dtype=float)
-            finite = values[np.isfinite(values)]
-            ax.scatter(np.full(len(finite), x), finite, color=color, alpha=0.6, s=45, zorder=3)
-            if len(finite) < len(values):
-                ax.scatter([x] * (len(values) - len(finite)), [0] * (len(values) - len(finite)), marker="x",
+            scored = values[~np.isnan(values)]  # +inf (an exact copy) is no failure: no cross, and it counts in the median
+            ax.scatter(np.full(len(scored), x), scored, color=color, alpha=0.6, s=45, zorder=3)
+            if len(scored) < len(values):
+                ax.scatter([x] * (len(values) - len(scored)), [0] * (len(values) - len(scored)), marker="x",
                            color=FAIL_COLOR, s=60, zorder=3)
             medians.append(median_psnr(values))
         ax.plot(xs, medians, color=color, lw=2.5, label="median")
