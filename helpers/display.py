@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import IPython.display
 
 
-def show_source(obj) -> "IPython.display.Code":
+def show_source(obj: object) -> "IPython.display.Code":
     """The source of a helper function or class, syntax-highlighted in a notebook."""
     from IPython.display import Code
 

@@ -106,7 +106,7 @@ def batched_matching_loss(
     label = soft_label[:1]
 
     def one(x: torch.Tensor) -> torch.Tensor:
-        def ce(p):
+        def ce(p: dict[str, torch.Tensor]) -> torch.Tensor:
             return soft_cross_entropy(functional_call(model, p, (x.unsqueeze(0),)), label)
 
         g = grad(ce)(params)

@@ -26,12 +26,13 @@ from ..experiments import (
     timed_sweep,
     to_json,
 )
+from ..experiments.trial import Trial
 from ..metrics import RECOGNISABLE_SSIM, SUCCESS_PSNR
 from .parser import UsageError, as_usage
 from .sources import check_batch_recipe, check_sources, load_example, load_examples, resolve_device
 
 
-def write_outputs(trial, folder: Path) -> None:
+def write_outputs(trial: Trial, folder: Path) -> None:
     from .. import plots
 
     plots.use_style()
@@ -44,7 +45,7 @@ def write_outputs(trial, folder: Path) -> None:
 
 
 def describe(record: dict) -> str:
-    def num(value, fmt):
+    def num(value: float | None, fmt: str) -> str:
         return "n/a" if value is None else format(value, fmt)
 
     return "\n".join(

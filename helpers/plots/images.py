@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -68,7 +68,7 @@ def compare(
     return fig
 
 
-def trial_title(trial) -> str:
+def trial_title(trial: Any) -> str:
     """A short caption for a scored attack: seed, status and PSNR."""
     r, m = trial.result, trial.metrics
     if r.status == "diverged":
