@@ -1,6 +1,8 @@
 # make lab   set up .venv, then open JupyterLab on notebooks/
 # make run   set up, then execute every notebook in place, headless
-# make test  set up, then run the unit tests and execute the notebooks under nbval
+# make test  set up, then run the unit tests and execute the notebooks under nbval, twice:
+#            in this CPU's own arithmetic, then with the portable arithmetic forced
+# make test-native / make test-portable   one of the two passes
 # make attack SEED=78483847   one attack from the command line, JSON out
 
 PYTHON ?= python3
@@ -10,7 +12,7 @@ STAMP := $(VENV)/.installed
 TEST_CMD := $(PY) -m pytest tests/ $(wildcard notebooks/*.ipynb) --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 SEED ?= 78483847
 
-.PHONY: setup lab run test attack clean
+.PHONY: setup lab run test test-native test-portable attack clean
 
 setup: $(STAMP)
 
@@ -29,8 +31,17 @@ lab: setup
 run: setup
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
 
-test: setup
-	TQDM_DISABLE=1 $(TEST_CMD)
+# The instruction-set variables of helpers.arithmetic's portable setting: a second machine's rounding
+PORTABLE := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE
+NATIVE := -u ATEN_CPU_CAPABILITY -u ONEDNN_MAX_CPU_ISA -u MKL_CBWR
+
+test: test-native test-portable
+
+test-native: setup
+	env $(NATIVE) DLG_EXPECT_ARITHMETIC=native TQDM_DISABLE=1 $(TEST_CMD)
+
+test-portable: setup
+	env $(NATIVE) $(PORTABLE) DLG_EXPECT_ARITHMETIC=portable TQDM_DISABLE=1 $(TEST_CMD)
 
 attack: setup
 	$(PY) -m helpers attack --seed $(SEED) --json

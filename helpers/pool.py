@@ -1,10 +1,12 @@
 """A generic process pool: ``function(job)`` for many jobs over worker processes, each on one
 torch thread (on a small network that is faster than sharing threads). It knows nothing of
-attacks; the experiments hand it picklable jobs."""
+attacks; the experiments hand it picklable jobs. Its workers can be started with a pinned
+choice of vector instructions (:mod:`helpers.arithmetic`)."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -13,19 +15,25 @@ from typing import Callable, Sequence, TypeVar
 
 import torch
 
+from .arithmetic import VARIABLES, get_arithmetic
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def parallel_map(function: Callable[[T], R], jobs: Sequence[T], workers: int | None = None,
-                 on_done: Callable[[], object] | None = None) -> list[R]:
+                 on_done: Callable[[], object] | None = None, arithmetic: str | None = None) -> list[R]:
     """``function(job)`` for every job, results in job order, over ``workers`` processes
     (default: every core) each on one torch thread; ``workers=1`` runs here, also on one
-    thread. ``on_done()`` is called as each result arrives (for progress bars)."""
+    thread. ``on_done()`` is called as each result arrives (for progress bars).
+
+    ``arithmetic`` (a name from :data:`helpers.arithmetic.SETTINGS`) runs the jobs in worker
+    processes started with that choice of vector instructions, even with ``workers=1``;
+    ``None`` keeps this process's own choice."""
     jobs = list(jobs)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     results: list[R] = []
-    if workers == 1:
+    if workers == 1 and arithmetic is None:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -36,10 +44,13 @@ def parallel_map(function: Callable[[T], R], jobs: Sequence[T], workers: int | N
         finally:
             torch.set_num_threads(threads)
         return results
-    pool = _pool(workers)
+    pool = _pool(workers, arithmetic)
     try:
-        for result in pool.map(function, jobs):
-            results.append(result)
+        # a spawn pool starts its workers as jobs are submitted: under the setting's variables
+        with _spawn_environment(arithmetic):
+            futures = [pool.submit(function, job) for job in jobs]
+        for future in futures:
+            results.append(future.result())
             if on_done is not None:
                 on_done()
     except BaseException:  # a crashed worker or an interrupt: start afresh next time
@@ -48,19 +59,41 @@ def parallel_map(function: Callable[[T], R], jobs: Sequence[T], workers: int | N
     return results
 
 
-_POOL: dict[int, ProcessPoolExecutor] = {}  # workers -> the live pool, kept between sweeps
+_POOL: dict[tuple[int, str | None], ProcessPoolExecutor] = {}  # (workers, arithmetic) -> the live pool
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """One pool of ``workers`` processes per Python session, reused by every sweep: starting a
-    worker means importing torch again (several seconds on a 2-core machine), which would
-    otherwise be paid by every sweep of a notebook."""
-    if workers not in _POOL:
+def _pool(workers: int, arithmetic: str | None = None) -> ProcessPoolExecutor:
+    """One pool of ``workers`` processes per Python session (and arithmetic), reused by every
+    sweep: starting a worker means importing torch again (several seconds on a 2-core
+    machine), which would otherwise be paid by every sweep of a notebook."""
+    key = (workers, None if arithmetic is None else get_arithmetic(arithmetic).name)
+    if key not in _POOL:
         _close_pool()
         # spawn, not fork: forking a process that already ran torch's thread pools can hang
         context = multiprocessing.get_context("spawn")
-        _POOL[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
-    return _POOL[workers]
+        _POOL[key] = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+    return _POOL[key]
+
+
+@contextlib.contextmanager
+def _spawn_environment(arithmetic: str | None):
+    """This process's instruction-set variables set to ``arithmetic``'s while workers start
+    (a spawned worker copies the environment), and put back at once afterwards."""
+    if arithmetic is None:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in VARIABLES}
+    for name in VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(get_arithmetic(arithmetic).variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _start_worker() -> None:

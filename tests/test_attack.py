@@ -1,14 +1,16 @@
 import math
+import platform
 
 import pytest
 import torch
 
 from helpers.attacks import judge, run_attack
 from helpers.data import load_sample, sample_names
-from helpers.experiments import attack_example
+from helpers.experiments import attack_example, attack_job
 from helpers.gradients import true_gradient
 from helpers.model import seeded_setup
 from helpers.attacks.recipes import DLG, get_recipe
+from helpers.pool import parallel_map
 
 from reference import reference_dlg
 
@@ -48,19 +50,30 @@ def test_reference_defaults():
     assert opt.defaults["history_size"] == DLG.history_size and opt.defaults["max_iter"] == DLG.max_iter
 
 
-def test_seed_blog_contrast_on_the_coffee_image():
-    """The blog's story on the one bundled image where it holds (see README's seed table):
-    seed 1234's first loss is in the hundreds and never drops; 78483847 starts far lower
-    and is under 0.1 within 40 steps, ending in a faithful reconstruction."""
-    example = load_sample(COFFEE)
-    bad = attack_example(example, 1234)
-    good = attack_example(example, 78483847)
-    assert not bad.success and bad.result.status in ("diverged", "stalled")
-    assert bad.result.first_loss > 300 and min(bad.result.losses[1:]) > 100
-    assert good.success and good.result.status == "converged"
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the portable arithmetic is an x86-64 instruction set")
+def test_seed_blog_contrast_on_the_coffee_image_in_the_portable_arithmetic():
+    """The blog's story on the one bundled image where it holds: seed 1234 diverges, 78483847
+    recovers the image. Whether 1234 diverges depends on the last bits of the first L-BFGS
+    steps, which change with the CPU's vector instructions (notebook 05b), so the runs use the
+    portable arithmetic (SSE4.1, MKL's compatible mode): the same digits on every x86-64 CPU.
+    The margins below are wide; the verdicts are what the test pins."""
+    coffee = load_sample(COFFEE)
+    bad, good = parallel_map(attack_job, [(coffee, 1234, "dlg", {}), (coffee, 78483847, "dlg", {})], 2,
+                             arithmetic="portable")
+    assert bad.result.status == "diverged" and not bad.success
+    assert math.isnan(bad.metrics.psnr)  # a diverged run is not scored
+    assert good.result.status == "converged" and good.success
+    assert good.metrics.psnr >= 40 and good.metrics.label_correct
     assert good.result.first_loss < bad.result.first_loss / 3
-    assert good.result.loss_at(40) < 0.1
-    assert good.metrics.psnr >= 30 and good.metrics.label_correct
+
+
+def test_seed_78483847_recovers_coffee_in_this_processs_arithmetic():
+    """The working seed converges under every arithmetic measured (native AVX-512 and AVX2,
+    avx2, portable; notebook 05b): what holds on any machine is the verdict and a PSNR far
+    above the 30 dB mark, not the trajectory's digits."""
+    trial = attack_example(load_sample(COFFEE), 78483847)
+    assert trial.result.status == "converged" and trial.success
+    assert trial.metrics.psnr >= 40 and trial.metrics.label_correct
 
 
 def test_same_seed_twice_gives_identical_numbers():

@@ -88,3 +88,15 @@ def test_an_internal_error_is_not_bad_input(monkeypatch, capsys):
     assert len(lines) == 1 and lines[0].startswith("internal error: ValueError: something inside broke")
     with pytest.raises(ValueError, match="something inside broke"):
         main(["attack", "--seed", "1", "--iters", "1", "--debug"])
+
+
+def test_sweep_text_says_n_a_for_a_diverged_run(capsys):
+    """The text table prints "n/a", not "nan", where a run has no PSNR (seed 1234 on coffee in
+    the portable arithmetic diverges within 20 steps)."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the portable arithmetic is an x86-64 instruction set")
+    assert main(["sweep", "--seeds", "1234", "--index", "4", "--iters", "20", "--workers", "1", "--arithmetic", "portable"]) == 0
+    row = capsys.readouterr().out.splitlines()[0]
+    assert "diverged" in row and "n/a" in row and "nan" not in row

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import torch
 
 from ..data import CIFAR100_CLASSES, load_sample_set, sample_catalogue
 from ..experiments import (
-    attack_example,
+    attack_job,
     batch_size,
+    defence_job,
     defence_sweep,
-    defended_attack,
     parse_condition,
     parse_conditions,
     parse_seeds,
@@ -28,8 +30,12 @@ from ..experiments import (
 )
 from ..experiments.trial import Trial
 from ..metrics import RECOGNISABLE_SSIM, SUCCESS_PSNR
+from ..pool import parallel_map
 from .parser import UsageError, as_usage
 from .sources import check_batch_recipe, check_sources, load_example, load_examples, resolve_device
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def write_outputs(trial: Trial, folder: Path) -> None:
@@ -61,15 +67,26 @@ def describe(record: dict) -> str:
     )
 
 
+def in_arithmetic(function: Callable[[T], R], job: T, arithmetic: str | None) -> R:
+    """``function(job)`` in this process, or (with ``arithmetic``) in one worker process
+    started with that choice of vector instructions."""
+    return function(job) if arithmetic is None else parallel_map(function, [job], 1, arithmetic=arithmetic)[0]
+
+
 def run_attack_command(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
+    if args.arithmetic is not None and device.type != "cpu":
+        raise UsageError("--arithmetic chooses CPU instructions; it cannot be combined with --device cuda")
+    if args.arithmetic is not None and args.threads != 1:
+        raise UsageError("--arithmetic runs the attack in a worker on one thread; it cannot be combined with --threads")
     if args.defence is not None:
         return run_defended_attack_command(args, device)
     example = load_example(args)
-    trial = attack_example(example, args.seed, args.recipe, iterations=args.iters, device=device)
+    trial = in_arithmetic(attack_job, (example, args.seed, args.recipe, dict(iterations=args.iters, device=device)),
+                          args.arithmetic)
     record = to_json(trial.as_dict())
     if args.out is not None:
         write_outputs(trial, args.out)
@@ -85,7 +102,7 @@ def run_defended_attack_command(args: argparse.Namespace, device: torch.device) 
     defence = as_usage(parse_condition, args.defence)
     check_batch_recipe(batch_size(defence), args.recipe)
     examples = load_examples(args, batch_size(defence))
-    run = defended_attack(examples, args.seed, defence, args.recipe, iterations=args.iters)
+    run = in_arithmetic(defence_job, (examples, args.seed, defence, args.recipe, args.iters), args.arithmetic)
     record = to_json(run.as_dict())
     if args.json:
         print(json.dumps(record))
@@ -104,11 +121,13 @@ def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int
     check_batch_recipe(size, args.recipe)
     examples = load_examples(args, size)
     start = time.perf_counter()
-    runs = defence_sweep(examples, seeds, defences, args.recipe, iterations=args.iters, workers=args.workers)
+    runs = defence_sweep(examples, seeds, defences, args.recipe, iterations=args.iters, workers=args.workers,
+                         arithmetic=args.arithmetic)
     wall = time.perf_counter() - start
     if args.save is not None:
         save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(sys.argv[1:]) if sys.argv else "",
                                     "seeds": seeds, "recipe": args.recipe, "iterations": args.iters,
+                                    "arithmetic": args.arithmetic,
                                     "wall_seconds": round(wall, 1), "workers": args.workers, "torch": torch.__version__})
     if args.json:
         print(json.dumps(to_json({"runs": [r.as_dict() for r in runs], "wall_seconds": round(wall, 2), "workers": args.workers})))
@@ -134,16 +153,17 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     examples = load_sample_set() if args.all_samples else [load_example(args)]
     trials, wall = timed_sweep(
         examples, seeds, args.recipe, iterations=args.iters, workers=args.workers, progress=sys.stderr.isatty(),
-        snapshot_steps=(),
+        arithmetic=args.arithmetic, snapshot_steps=(),
     )
     summary = summarise(trials)
     records = [t.as_dict() for t in trials]
     if args.json:
-        summary_record = {k: v for k, v in vars(summary).items()} | {"wall_seconds": round(wall, 2), "workers": args.workers}
+        summary_record = {k: v for k, v in vars(summary).items()} | {"wall_seconds": round(wall, 2), "workers": args.workers,
+                                                                     "arithmetic": args.arithmetic}
         print(json.dumps(to_json({"summary": summary_record, "trials": records})))
     else:
         for r in records:
-            psnr = "   n/a" if r["psnr"] is None else f"{r['psnr']:6.1f}"
+            psnr = "   n/a" if math.isnan(r["psnr"]) else f"{r['psnr']:6.1f}"  # a diverged run has no PSNR
             print(f"{r['image']:<20} seed {r['seed']:>10}  {r['status']:<9} PSNR {psnr} dB  {r['seconds']:6.1f} s")
         print(summary.line())
         print(f"wall time {wall:.1f} s on {args.workers} worker(s)")

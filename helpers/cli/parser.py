@@ -7,9 +7,12 @@ import os
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from ..arithmetic import SETTINGS
 from ..attacks import RECIPES
 
 USAGE_EXIT, INTERNAL_EXIT = 2, 1
+ARITHMETIC_HELP = ("run the attacks in worker processes that compute with these vector instructions "
+                   "(portable: the same digits on every x86-64 CPU); default: this process's own")
 T = TypeVar("T")
 
 
@@ -61,6 +64,7 @@ def build_parser() -> Parser:
     attack.add_argument("--out", type=Path, help="folder for reconstruction.png, loss.png and result.json")
     attack.add_argument("--defence", help="defend the shared gradient first: none, noise=VAR, laplace=VAR, prune=FRAC, "
                         "fp16, int8 or batch=B (B images from --index on, attacked jointly)")
+    attack.add_argument("--arithmetic", choices=sorted(SETTINGS), help=ARITHMETIC_HELP)
 
     sweep = commands.add_parser("sweep", parents=[common], help="attack one image with many seeds; success rate and spread")
     sweep.add_argument("--seeds", default="0-99", help="e.g. 0-99, 1,5,9 or 0-9,1234 (default 0-99)")
@@ -79,6 +83,7 @@ def build_parser() -> Parser:
     sweep.add_argument("--defence", action="append", help="sweep a defence's strength, e.g. noise=1e-4,1e-3,1e-2 "
                        "or prune=0.1,0.3 (repeat for several defences; see attack --defence)")
     sweep.add_argument("--save", type=Path, help="with --defence: write the runs to PATH.json and reconstructions to PATH.npz")
+    sweep.add_argument("--arithmetic", choices=sorted(SETTINGS), help=ARITHMETIC_HELP)
 
     commands.add_parser("samples", parents=[common], help="list the bundled offline images")
     return parser

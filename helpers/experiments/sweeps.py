@@ -57,13 +57,16 @@ def defence_job(job: tuple) -> DefenceRun:
 
 
 def run_jobs(function: Callable[[T], R], jobs: Sequence[T], workers: int | None, label: str = "",
-             progress: bool = False, order: Callable[[T], float] | None = None) -> list[R]:
+             progress: bool = False, order: Callable[[T], float] | None = None,
+             arithmetic: str | None = None) -> list[R]:
     """``function`` over ``jobs`` in the pool, results in job order; ``order`` (optional)
-    ranks the jobs to start first (largest first), a progress bar if ``progress``."""
+    ranks the jobs to start first (largest first), a progress bar if ``progress``; with
+    ``arithmetic`` the workers compute with that instruction-set setting."""
     indices = sorted(range(len(jobs)), key=lambda i: -order(jobs[i])) if order else list(range(len(jobs)))
     bar = _progress(len(jobs), label, progress)
     try:
-        done = dict(zip(indices, parallel_map(function, [jobs[i] for i in indices], workers, on_done=bar.update)))
+        done = dict(zip(indices, parallel_map(function, [jobs[i] for i in indices], workers, on_done=bar.update,
+                                              arithmetic=arithmetic)))
     finally:
         bar.close()
     return [done[i] for i in range(len(jobs))]
@@ -76,18 +79,20 @@ def run_sweep(
     *,
     workers: int | None = None,
     progress: bool = False,
+    arithmetic: str | None = None,
     **attack_kwargs,
 ) -> list[Trial]:
     """Attack every example with every seed; trials come back in (example, seed) order.
 
     ``workers`` processes (default: every core) each run one attack on one thread;
-    ``workers=1`` runs in this process. Extra keyword arguments go to
+    ``workers=1`` runs in this process. ``arithmetic`` runs the attacks in workers started
+    with that choice of vector instructions (:func:`helpers.pool.parallel_map`). Extra keyword arguments go to
     :func:`.trial.attack_example` (e.g. ``iterations``, ``snapshot_steps``, ``defence``).
     """
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
     jobs = [(example, seed, recipe, attack_kwargs) for example in examples for seed in seeds]
-    return run_jobs(attack_job, jobs, workers, f"{recipe.name} sweep", progress)
+    return run_jobs(attack_job, jobs, workers, f"{recipe.name} sweep", progress, arithmetic=arithmetic)
 
 
 def defence_sweep(
@@ -99,14 +104,16 @@ def defence_sweep(
     iterations: int | None = None,
     workers: int | None = None,
     progress: bool = False,
+    arithmetic: str | None = None,
 ) -> list[DefenceRun]:
     """Every defence with every seed (each seed's own noise); runs come back in (defence,
     seed) order. The longest jobs (big batches) start first, so no worker is left with one
-    at the end."""
+    at the end. ``arithmetic`` as for :func:`run_sweep`."""
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
     jobs = [(examples, seed, defence, recipe, iterations) for defence in defences for seed in seeds]
-    return run_jobs(defence_job, jobs, workers, "defence sweep", progress, order=lambda job: batch_size(job[2]))
+    return run_jobs(defence_job, jobs, workers, "defence sweep", progress, order=lambda job: batch_size(job[2]),
+                    arithmetic=arithmetic)
 
 
 def timed_sweep(*args, **kwargs) -> tuple[list[Trial], float]:
