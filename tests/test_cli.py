@@ -82,7 +82,7 @@ def test_an_internal_error_is_not_bad_input(monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise ValueError("something inside broke")
 
-    monkeypatch.setattr(commands, "attack_example", broken)
+    monkeypatch.setattr(commands, "attack_job", broken)
     assert main(["attack", "--seed", "1", "--iters", "1"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("internal error: ValueError: something inside broke")

@@ -33,8 +33,8 @@ def test_parallel_map_keeps_order_and_reuses_its_workers():
     assert parallel_map(abs, [-3, 1, -2], workers=2) == [3, 1, 2]
     from helpers import pool as pool_module
 
-    pool = pool_module._POOL[2]
-    assert parallel_map(abs, [-1, -5], workers=2) == [1, 5] and pool_module._POOL[2] is pool  # no new pool per sweep
+    pool = pool_module._POOL[2, None]
+    assert parallel_map(abs, [-1, -5], workers=2) == [1, 5] and pool_module._POOL[2, None] is pool  # no new pool per sweep
 
 
 def test_attack_job_is_attack_example():
@@ -51,3 +51,15 @@ def test_sweep_cli_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert [t["seed"] for t in out["trials"]] == [0, 1]
     assert out["summary"]["attacks"] == 2
+
+
+def test_a_pool_per_arithmetic_and_none_left_running():
+    """A pool started with an arithmetic is its own pool (its workers were started with other
+    variables) and replaces the plain one; closing leaves no pool behind."""
+    from helpers import pool as pool_module
+
+    assert parallel_map(abs, [-1, -2], workers=2) == [1, 2]
+    assert parallel_map(abs, [-3, -4], workers=2, arithmetic="portable") == [3, 4]
+    assert list(pool_module._POOL) == [(2, "portable")]
+    pool_module._close_pool()
+    assert pool_module._POOL == {}

@@ -50,10 +50,10 @@ def attack_shared(
     rows = size if size > 1 else recipe.restarts  # one dummy row per image, or per restart
     setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device, batch=rows)
     images = torch.stack([e.image for e in examples])
-    shared = true_gradient(setup.model, images, [e.label for e in examples])
-    if defence is not None:
-        shared = defence.seeded(seed)(shared)
-    with exact_cuda_matmul():
+    with exact_cuda_matmul():  # the client's gradient and the attacker's dummy gradients alike
+        shared = true_gradient(setup.model, images, [e.label for e in examples])
+        if defence is not None:
+            shared = defence.seeded(seed)(shared)
         return run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe,
                           iterations=iterations, snapshot_steps=snapshot_steps, on_step=on_step)
 
