@@ -35,7 +35,7 @@ class Arithmetic:
 NATIVE = Arithmetic("native", "whatever this CPU offers: nothing forced")
 AVX2 = Arithmetic(
     "avx2",
-    "at most AVX2 in ATen, oneDNN and MKL (on an AVX2-only CPU this is the native choice)",
+    "at most AVX2 in ATen and oneDNN, MKL in its AVX2 reproducibility mode",
     {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
 )
 PORTABLE = Arithmetic(
@@ -50,12 +50,9 @@ SETTINGS: dict[str, Arithmetic] = {a.name: a for a in (NATIVE, AVX2, PORTABLE)}
 
 def get_arithmetic(setting: str | Arithmetic) -> Arithmetic:
     """A setting by name (or the setting itself)."""
-    if isinstance(setting, Arithmetic):
-        return setting
-    try:
-        return SETTINGS[setting]
-    except KeyError:
-        raise ValueError(f"unknown arithmetic {setting!r}; choose one of: {', '.join(SETTINGS)}") from None
+    if isinstance(setting, str) and setting not in SETTINGS:
+        raise ValueError(f"unknown arithmetic {setting!r}; choose one of: {', '.join(SETTINGS)}")
+    return SETTINGS[setting] if isinstance(setting, str) else setting
 
 
 def environment(setting: str | Arithmetic, base: dict[str, str] | None = None) -> dict[str, str]:
