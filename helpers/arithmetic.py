@@ -9,7 +9,7 @@ difference can decide whether a seed converges or diverges (notebook 05b).
 
 Three environment variables pin the choice. They are read once, when torch first uses each
 library, so a setting applies to a *fresh* process: :func:`environment` gives the
-environment for one, and :func:`helpers.sweep.parallel_map` starts its workers with it.
+environment for one, and :func:`helpers.pool.parallel_map` starts its workers with it.
 """
 
 from __future__ import annotations

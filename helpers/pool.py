@@ -15,7 +15,7 @@ from typing import Callable, Sequence, TypeVar
 
 import torch
 
-from .arithmetic import VARIABLES, get_arithmetic
+from .arithmetic import VARIABLES, environment, get_arithmetic
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,9 +63,10 @@ _POOL: dict[tuple[int, str | None], ProcessPoolExecutor] = {}  # (workers, arith
 
 
 def _pool(workers: int, arithmetic: str | None = None) -> ProcessPoolExecutor:
-    """One pool of ``workers`` processes per Python session (and arithmetic), reused by every
-    sweep: starting a worker means importing torch again (several seconds on a 2-core
-    machine), which would otherwise be paid by every sweep of a notebook."""
+    """The live pool of ``workers`` processes in ``arithmetic``, kept and reused by every later
+    call with the same two: starting a worker means importing torch again (several seconds on
+    a 2-core machine), which would otherwise be paid by every sweep of a notebook. One pool
+    lives at a time: a call with another size or arithmetic closes it and starts its own."""
     key = (workers, None if arithmetic is None else get_arithmetic(arithmetic).name)
     if key not in _POOL:
         _close_pool()
@@ -83,9 +84,12 @@ def _spawn_environment(arithmetic: str | None):
         yield
         return
     saved = {name: os.environ.get(name) for name in VARIABLES}
+    wanted = environment(arithmetic)
     for name in VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update(get_arithmetic(arithmetic).variables)
+        if name in wanted:
+            os.environ[name] = wanted[name]
+        else:
+            os.environ.pop(name, None)
     try:
         yield
     finally:

@@ -100,3 +100,15 @@ def test_sweep_text_says_n_a_for_a_diverged_run(capsys):
     assert main(["sweep", "--seeds", "1234", "--index", "4", "--iters", "20", "--workers", "1", "--arithmetic", "portable"]) == 0
     row = capsys.readouterr().out.splitlines()[0]
     assert "diverged" in row and "n/a" in row and "nan" not in row
+
+
+def test_text_output_reads_non_finite_numbers():
+    """An exact copy (+inf dB, "Infinity" in JSON) and a run with no image (NaN, null) print as
+    "inf" and "n/a" in the text output instead of crashing it."""
+    from helpers.cli.commands import describe
+
+    record = {"image": "sample:astronaut", "seed": 1, "recipe": "closed-form", "status": "converged", "reason": "",
+              "label_true": 0, "label_recovered": 0, "first_loss": 1.0, "grad_loss": "Infinity", "mse": 0.0,
+              "psnr": "Infinity", "ssim": None, "iterations": 0, "evals": 1, "seconds": 0.5}
+    text = describe(record)
+    assert "PSNR inf dB" in text and "SSIM n/a" in text and "final: inf" in text

@@ -66,7 +66,8 @@ def layer_of(module: str) -> int | None:
     best = None
     for index, layer in enumerate(LAYERS):
         for prefix in layer:
-            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > len(best[1])):
+            inside = module == prefix or (prefix != "helpers" and module.startswith(prefix + "."))  # helpers: the package itself
+            if inside and (best is None or len(prefix) > len(best[1])):
                 best = (index, prefix)
     return None if best is None else best[0]
 
@@ -123,6 +124,7 @@ def test_the_checks_catch_an_upward_import_and_a_cycle():
     assert violations({"helpers.data": {"helpers.attacks"}}) == ["helpers.data (layer 0) imports helpers.attacks (layer 5)"]
     assert violations({"helpers.pool": {"helpers.experiments.trial"}}) != []
     assert violations({"helpers.pool": {"helpers.arithmetic"}}) == []
+    assert violations({"helpers.brand_new": {"helpers.cli"}}) != []  # a module in no layer is flagged
     assert violations({"helpers.arithmetic": {"helpers.data"}}) != []
     assert violations({"helpers.attacks.search": {"helpers.gradients", "helpers.pool"}}) == []
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]

@@ -53,13 +53,16 @@ def test_sweep_cli_json(capsys):
     assert out["summary"]["attacks"] == 2
 
 
-def test_a_pool_per_arithmetic_and_none_left_running():
+def test_another_arithmetic_replaces_the_pool_and_closing_ends_its_workers():
     """A pool started with an arithmetic is its own pool (its workers were started with other
-    variables) and replaces the plain one; closing leaves no pool behind."""
+    variables) and replaces the plain one; closing it ends every worker process."""
     from helpers import pool as pool_module
 
     assert parallel_map(abs, [-1, -2], workers=2) == [1, 2]
+    plain = list(pool_module._POOL[2, None]._processes.values())
     assert parallel_map(abs, [-3, -4], workers=2, arithmetic="portable") == [3, 4]
     assert list(pool_module._POOL) == [(2, "portable")]
+    portable = list(pool_module._POOL[2, "portable"]._processes.values())
     pool_module._close_pool()
     assert pool_module._POOL == {}
+    assert plain and portable and not any(p.is_alive() for p in plain + portable)

@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = None
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # what was asked, for stored records
         if args.command == "samples":
             return list_samples()
         if args.command == "sweep":

@@ -28,6 +28,7 @@ from ..experiments import (
     timed_sweep,
     to_json,
 )
+from ..experiments.storage import from_json_number
 from ..experiments.trial import Trial
 from ..metrics import RECOGNISABLE_SSIM, SUCCESS_PSNR
 from ..pool import parallel_map
@@ -50,9 +51,13 @@ def write_outputs(trial: Trial, folder: Path) -> None:
     (folder / "result.json").write_text(json.dumps(to_json(trial.as_dict()), indent=2) + "\n")
 
 
+def number(value: float | str | None, fmt: str) -> str:
+    """A record's number as text: NaN (``None`` in JSON) is "n/a", +-inf ("Infinity") is "inf"."""
+    value = from_json_number(value)
+    return "n/a" if math.isnan(value) else format(value, fmt)
+
+
 def describe(record: dict) -> str:
-    def num(value: float | None, fmt: str) -> str:
-        return "n/a" if value is None else format(value, fmt)
 
     return "\n".join(
         [
@@ -60,8 +65,8 @@ def describe(record: dict) -> str:
             f"status   {record['status']} ({record['reason']})",
             f"label    true {record['label_true']} ({CIFAR100_CLASSES[record['label_true']]}), "
             f"recovered {record['label_recovered']} ({CIFAR100_CLASSES[record['label_recovered']]})",
-            f"loss     after step 1: {num(record['first_loss'], '.4g')}, final: {num(record['grad_loss'], '.3g')}",
-            f"image    MSE {num(record['mse'], '.3g')}  PSNR {num(record['psnr'], '.2f')} dB  SSIM {num(record['ssim'], '.3f')}",
+            f"loss     after step 1: {number(record['first_loss'], '.4g')}, final: {number(record['grad_loss'], '.3g')}",
+            f"image    MSE {number(record['mse'], '.3g')}  PSNR {number(record['psnr'], '.2f')} dB  SSIM {number(record['ssim'], '.3f')}",
             f"cost     {record['iterations']} steps, {record['evals']} evaluations, {record['seconds']:.1f} s",
         ]
     )
@@ -77,11 +82,11 @@ def run_attack_command(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.threads < 1:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
     if args.arithmetic is not None and device.type != "cpu":
         raise UsageError("--arithmetic chooses CPU instructions; it cannot be combined with --device cuda")
     if args.arithmetic is not None and args.threads != 1:
         raise UsageError("--arithmetic runs the attack in a worker on one thread; it cannot be combined with --threads")
+    torch.set_num_threads(args.threads)
     if args.defence is not None:
         return run_defended_attack_command(args, device)
     example = load_example(args)
@@ -107,7 +112,7 @@ def run_defended_attack_command(args: argparse.Namespace, device: torch.device) 
     if args.json:
         print(json.dumps(record))
     else:
-        psnr = ", ".join("n/a" if p is None else f"{p:.1f}" for p in record["psnr"])
+        psnr = ", ".join(number(p, ".1f") for p in record["psnr"])
         print(f"defence  {defence.label} ({defence.spec})\nimages   {', '.join(run.images)}  seed {run.seed}  recipe {run.recipe}")
         print(f"status   {run.status} ({run.reason})\nPSNR     {psnr} dB (paired)  recovered {run.recovered}/{len(run.psnr)}")
         print(f"labels   true {run.labels_true}, recovered {run.labels_recovered}\ncost     {run.iterations} steps, {run.seconds:.1f} s")
@@ -125,7 +130,7 @@ def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int
                          arithmetic=args.arithmetic)
     wall = time.perf_counter() - start
     if args.save is not None:
-        save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(sys.argv[1:]) if sys.argv else "",
+        save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(args.argv),
                                     "seeds": seeds, "recipe": args.recipe, "iterations": args.iters,
                                     "arithmetic": args.arithmetic,
                                     "wall_seconds": round(wall, 1), "workers": args.workers, "torch": torch.__version__})
@@ -163,7 +168,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         print(json.dumps(to_json({"summary": summary_record, "trials": records})))
     else:
         for r in records:
-            psnr = "   n/a" if math.isnan(r["psnr"]) else f"{r['psnr']:6.1f}"  # a diverged run has no PSNR
+            psnr = number(r["psnr"], "6.1f").rjust(6)  # a diverged run has no PSNR
             print(f"{r['image']:<20} seed {r['seed']:>10}  {r['status']:<9} PSNR {psnr} dB  {r['seconds']:6.1f} s")
         print(summary.line())
         print(f"wall time {wall:.1f} s on {args.workers} worker(s)")

@@ -122,6 +122,9 @@ def flips(record: dict, recipe: str, key: str = "success") -> Flips:
     """The seeds whose verdict (``key``) is not the same in every arithmetic of ``record``."""
     table = verdicts(record, recipe, key)
     names = list(record["meta"]["settings"])
+    missing = [seed for seed, row in table.items() if set(row) != set(names)]
+    if missing:
+        raise ValueError(f"seeds {missing} were not run in every arithmetic of the record")
     flipped = [seed for seed, row in table.items() if len({row[name] for name in names}) > 1]
     pairs = {f"{a}/{b}": sum(row[a] != row[b] for row in table.values()) for a, b in combinations(names, 2)}
     return Flips(recipe, len(table), flipped, pairs)
@@ -133,5 +136,5 @@ def rates(record: dict, recipe: str) -> dict[str, tuple[float, float, float]]:
     for name in record["meta"]["settings"]:
         runs = [run for run in record["runs"] if run["recipe"] == recipe and run["arithmetic"] == name]
         summary = aggregate([_psnr(run) for run in runs], [run["status"] == "diverged" for run in runs])
-        out[name] = (summary.successes / summary.runs, *wilson_interval(summary.successes, summary.runs))
+        out[name] = (summary.rate, *wilson_interval(summary.successes, summary.runs))
     return out

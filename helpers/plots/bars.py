@@ -105,7 +105,7 @@ def recipe_bars(
     summaries: Sequence,
     size: tuple[float, float] = (13.0, 4.6),
 ) -> plt.Figure:
-    """Two panels, one bar per recipe (from :func:`helpers.sweep.summarise`): the success rate
+    """Two panels, one bar per recipe (from :func:`helpers.experiments.summarise`): the success rate
     with its 95 % interval, and the median seconds per attack on a log scale."""
     names = [f"{s.recipe}\n({s.attacks} attacks)" for s in summaries]
     colors = [SEED_COLORS[i % len(SEED_COLORS)] for i in range(len(summaries))]
