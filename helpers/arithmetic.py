@@ -42,7 +42,7 @@ PORTABLE = Arithmetic(
     "portable",
     "ATen's baseline kernels, oneDNN limited to SSE4.1, MKL in its conditional-numerical-"
     "reproducibility mode COMPATIBLE: one instruction set that every x86-64 CPU of the last "
-    "fifteen years has, so the same wheels give the same digits on any of them",
+    "fifteen years has, chosen so that the same wheels give the same digits on any of them",
     {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"},
 )
 SETTINGS: dict[str, Arithmetic] = {a.name: a for a in (NATIVE, AVX2, PORTABLE)}
