@@ -90,3 +90,8 @@ def describe() -> dict[str, object]:
         "machine": platform.machine(),
         "torch": torch.__version__,
     }
+
+
+def describe_job(_: object = None) -> dict[str, object]:
+    """:func:`describe` as a pool job: what a worker process computes with."""
+    return describe()

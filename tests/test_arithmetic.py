@@ -11,10 +11,6 @@ from helpers import arithmetic
 from helpers.pool import _close_pool, parallel_map
 
 
-def report(_):
-    return arithmetic.describe()
-
-
 @pytest.fixture(autouse=True)
 def _no_pool_left():
     yield
@@ -32,7 +28,7 @@ def test_environment_replaces_only_the_instruction_set_variables():
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 instruction sets")
 def test_workers_compute_with_their_setting_and_the_parent_is_unchanged():
     before = dict(os.environ)
-    portable, native = (parallel_map(report, [None], 1, arithmetic=name)[0] for name in ("portable", "native"))
+    portable, native = (parallel_map(arithmetic.describe_job, [None], 1, arithmetic=name)[0] for name in ("portable", "native"))
     assert portable["aten_capability"] == "DEFAULT" and portable["forced"] == arithmetic.PORTABLE.variables
     assert native["forced"] == {}  # removed even where this process was started with them forced
     assert dict(os.environ) == before

@@ -42,3 +42,22 @@ def test_a_seed_missing_from_an_arithmetic_is_refused():
         reproducibility.flips(broken, "dlg")
     empty = reproducibility.rates({"meta": RECORD["meta"], "runs": []}, "dlg")
     assert all(math.isnan(rate) for rate, _, _ in empty.values())
+
+
+def test_a_small_sweep_in_two_arithmetics_records_what_each_worker_computed_with():
+    """The runner itself: one record per (recipe, setting, seed), and each setting's workers
+    report the variables they were started with."""
+    from helpers import arithmetic
+    from helpers.data import load_sample
+    from helpers.pool import _close_pool
+
+    try:
+        record = reproducibility.arithmetic_sweep(load_sample(4), [1234], ("dlg", "idlg"), ("native", "portable"),
+                                                  iterations=2, workers=1)
+    finally:
+        _close_pool()
+    assert [(r["arithmetic"], r["recipe"]) for r in record["runs"]] == [
+        ("native", "dlg"), ("native", "idlg"), ("portable", "dlg"), ("portable", "idlg")]
+    assert record["meta"]["settings"]["native"]["forced"] == {}
+    assert record["meta"]["settings"]["portable"]["forced"] == arithmetic.PORTABLE.variables
+    assert set(record["meta"]["wall_seconds"]) == {"dlg/native", "idlg/native", "dlg/portable", "idlg/portable"}

@@ -58,7 +58,6 @@ def number(value: float | str | None, fmt: str) -> str:
 
 
 def describe(record: dict) -> str:
-
     return "\n".join(
         [
             f"image {record['image']}  seed {record['seed']}  recipe {record['recipe']}",

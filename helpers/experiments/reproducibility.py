@@ -29,10 +29,6 @@ from .storage import from_json_number, to_json
 from .sweeps import run_sweep
 
 
-def _worker_arithmetic(_: object) -> dict:
-    return arithmetic.describe()
-
-
 def arithmetic_sweep(
     example: Example,
     seeds: Sequence[int],
@@ -58,14 +54,16 @@ def arithmetic_sweep(
             "recipes": list(recipes),
             "iterations": iterations,
             "workers": workers,
-            "settings": {name: parallel_map(_worker_arithmetic, [None], 1, arithmetic=name)[0] for name in names},
+            "settings": {},
             "wall_seconds": {},
         },
         "runs": [],
     }
-    record["meta"]["torch"] = record["meta"]["settings"][names[0]]["torch"]
-    for recipe in recipes:
-        for name in names:
+    for name in names:  # setting by setting: every recipe's sweep reuses the setting's workers
+        # what the workers really compute with, asked of the very pool the sweeps then use
+        record["meta"]["settings"][name] = parallel_map(arithmetic.describe_job, [None] * workers, workers,
+                                                        arithmetic=name)[0]
+        for recipe in recipes:
             start = time.perf_counter()
             trials = run_sweep(example, seeds, recipe, workers=workers, arithmetic=name,
                                iterations=iterations, snapshot_steps=snapshot_steps)
@@ -77,6 +75,7 @@ def arithmetic_sweep(
                          "seconds": round(t.result.seconds, 2)})
                 for t in trials
             ]
+    record["meta"]["torch"] = record["meta"]["settings"][names[0]]["torch"]
     return record
 
 
