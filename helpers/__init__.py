@@ -3,7 +3,8 @@
 Layers, each importing only the ones before it:
 
     data -> model -> gradients -> metrics -> statistics -> attacks -> defences
-         -> experiments -> plots / display / cli          (pool: generic, imports none of them)
+         -> experiments -> plots / display -> console -> cli
+    (pool, arithmetic, live: generic machinery that imports none of them)
 
 The names the notebooks use most are importable from here.
 """

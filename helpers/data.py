@@ -122,6 +122,18 @@ def load_image(path: str | os.PathLike, label: int | None = None) -> Example:
     return Example(image=image, label=check_label(0 if label is None else label), name=f"file:{path.name}")
 
 
+def load_image_bytes(data: bytes, name: str = "upload", label: int | None = None) -> Example:
+    """An image file's bytes (e.g. an upload) as a private example, prepared as :func:`load_image`."""
+    import io
+
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as picture:
+            image = to_tensor_32(picture)
+    except (UnidentifiedImageError, OSError) as err:
+        raise DataError(f"cannot read {name} as an image: {err}") from None
+    return Example(image=image, label=check_label(0 if label is None else label), name=f"upload:{name}")
+
+
 def check_label(label: int) -> int:
     if not 0 <= int(label) < NUM_CLASSES:
         raise DataError(f"label {label} is out of range: CIFAR-100 labels are 0..{NUM_CLASSES - 1}")

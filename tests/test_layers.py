@@ -8,7 +8,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "helpers"
 
 # Lowest first. A module may import its own layer and the ones before it; a generic module
-# (the process pool and the instruction-set settings its workers start with) may import only
+# (the process pool, the instruction-set settings its workers start with, the live runner) may import only
 # other generic modules, and every layer may import them.
 LAYERS = [
     ["helpers.data"],
@@ -20,10 +20,11 @@ LAYERS = [
     ["helpers.defences"],
     ["helpers.experiments"],
     ["helpers.plots", "helpers.display"],
+    ["helpers.console"],
     ["helpers.cli"],
     ["helpers.__main__", "helpers"],
 ]
-GENERIC = ["helpers.pool", "helpers.arithmetic"]
+GENERIC = ["helpers.pool", "helpers.arithmetic", "helpers.live"]
 
 
 def module_name(path: Path) -> str:

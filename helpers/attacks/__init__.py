@@ -4,11 +4,12 @@
                                                     -> result (judged by the matching loss)
 """
 
+from .problem import Checkpoint, Progress, StepHook
 from .recipes import CLOSED_FORM, CLOSED_FORM_LBFGS, DLG, IDLG, RECIPES, ROBUST, Recipe, get_recipe
 from .registry import ATTACKS, run_attack
 from .result import CONVERGED, DIVERGED, STALLED, STATUSES, Result, judge
 
 __all__ = [
-    "ATTACKS", "CLOSED_FORM", "CLOSED_FORM_LBFGS", "CONVERGED", "DIVERGED", "DLG", "IDLG", "RECIPES", "ROBUST",
-    "Recipe", "Result", "STALLED", "STATUSES", "get_recipe", "judge", "run_attack",
+    "ATTACKS", "CLOSED_FORM", "Checkpoint", "Progress", "CLOSED_FORM_LBFGS", "CONVERGED", "DIVERGED", "DLG", "IDLG", "RECIPES", "ROBUST",
+    "Recipe", "Result", "STALLED", "STATUSES", "StepHook", "get_recipe", "judge", "run_attack",
 ]

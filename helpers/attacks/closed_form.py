@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -102,13 +103,15 @@ def recover(
     image_shape: tuple[int, ...] = (1, 3, 32, 32),
     tolerance: float = 1e-7,
     strict: bool = True,
+    checkpoint: Callable[[], None] | None = None,
 ) -> Recovery:
     """Recover image and label from one image's gradient, layer by layer, no optimiser.
 
     ``tolerance`` is LSQR's relative stopping tolerance for every layer's system. A layer
     whose system cannot be trusted (see :func:`diagnose`) stops the recovery with a NaN
     image; ``strict=False`` solves on through every layer anyway (to look at what comes
-    out) and still reports ``ok=False`` with the first reason."""
+    out) and still reports ``ok=False`` with the first reason. ``checkpoint()`` is called
+    before each layer's solve (raise there to stop)."""
     convs, fc, activation = _layers(model)
     grads = _split_gradient(model, gradient)
     names = {module: name for name, module in model.named_modules()}
@@ -130,6 +133,8 @@ def recover(
     problem = ""
     u = output
     for depth in range(len(convs), 0, -1):
+        if checkpoint is not None:
+            checkpoint()
         conv = convs[depth - 1]
         d_weight = grads[names[conv] + ".weight"]
         clipped = output.clamp(0, 1) if activation == "sigmoid" else output.clamp_min(0)

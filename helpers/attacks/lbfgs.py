@@ -71,7 +71,7 @@ def minimise(
     c1: float = 1e-4,
     max_backtracks: int = 25,
     keep: set[int] | None = None,
-    on_step: Callable[[int, torch.Tensor], None] | None = None,
+    on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> BatchedRun:
     """Minimise K independent functions from the K rows of ``x0``.
 
@@ -80,7 +80,7 @@ def minimise(
     ``tolerance`` (DONE), when its line search finds no decrease twice in a row (STUCK) or
     when its loss or point turns non-finite (DEAD). With ``stop_at_first`` the whole run
     stops as soon as one restart is DONE. ``keep``: outer steps whose points are copied into
-    ``snapshots``; ``on_step(step, losses)`` after each outer step.
+    ``snapshots``; ``on_step(step, losses, points)`` after each outer step.
     """
     shape = x0.shape
     K = shape[0]
@@ -103,6 +103,8 @@ def minimise(
     state[(state == RUNNING) & (loss <= tolerance)] = DONE
     history = [[float(v)] for v in loss]
     snapshots = {0: x.reshape(shape).clone()} if 0 in keep else {}
+    if on_step is not None:
+        on_step(0, loss.clone(), x.reshape(shape))
     taken = 0
 
     def finished() -> bool:
@@ -150,7 +152,7 @@ def minimise(
         if taken in keep:
             snapshots[taken] = x.reshape(shape).clone()
         if on_step is not None:
-            on_step(taken, loss.clone())
+            on_step(taken, loss.clone(), x.reshape(shape))
     final = loss.clone()
     final[state == DEAD] = math.nan
     return BatchedRun(

@@ -23,7 +23,8 @@ def solve_then_polish(problem: Problem) -> Result:
     """The closed-form attack; the dummy is used only for the image's shape."""
     model, target, recipe = problem.model, problem.target, problem.recipe
     start = time.perf_counter()
-    recovery = recover(model, target, tuple(problem.dummy_image[:1].shape), tolerance=recipe.solver_tolerance)
+    recovery = recover(model, target, tuple(problem.dummy_image[:1].shape), tolerance=recipe.solver_tolerance,
+                       checkpoint=problem.checkpoint)
     parameter = next(model.parameters())
     image = recovery.image.to(dtype=parameter.dtype, device=parameter.device)
     extras = {"layers": recovery.layers}
@@ -38,6 +39,7 @@ def solve_then_polish(problem: Problem) -> Result:
         polished.seconds = time.perf_counter() - start
         polished.extras.update(extras)
         return polished
+    problem.check()
     soft = one_hot([recovery.label], model_num_classes(model)).to(parameter.device)
     with torch.enable_grad():
         loss = float(gradient_distance(model_gradient(model, image, soft), target, recipe.loss))

@@ -12,13 +12,29 @@ from torch import nn
 from ..gradients import Gradient
 from .recipes import Recipe
 
+@dataclass(frozen=True)
+class Progress:
+    """Where a running attack is, as its ``on_step`` hook sees it."""
+
+    step: int  # outer steps taken (0: the start)
+    loss: float  # the newest matching loss computed (NaN at a start not yet evaluated); torch.optim.LBFGS
+    # reports the loss its step began from, so the reference's search reports one step behind the image
+    image: torch.Tensor  # the leading dummy [3, 32, 32] (not a copy: clone it to keep it)
+    label: int  # the leading dummy's label (inferred, or the arg-max of the optimised soft label)
+
+
+StepHook = Callable[[Progress], None]
+Checkpoint = Callable[[], None]  # raises to stop the attack
+
 
 @dataclass(frozen=True)
 class Problem:
     """One attack's input. ``dummy_image`` [B, 3, 32, 32] and ``dummy_label`` [B, classes]
     (logits, or ``None`` where the recipe infers the label) are the start; ``steps`` outer
-    steps; the dummies of the steps in ``keep`` become snapshots; ``on_step(step, loss)``
-    after each outer step."""
+    steps; the dummies of the steps in ``keep`` become snapshots; ``on_step(progress)`` at
+    the start (step 0) and after each outer step (a :class:`Progress`);
+    ``checkpoint()`` before every matching-loss evaluation: an exception raised there
+    abandons the attack (how a live demo stops a run at once)."""
 
     model: nn.Module
     target: Gradient
@@ -27,7 +43,13 @@ class Problem:
     recipe: Recipe
     steps: int
     keep: frozenset[int] = field(default_factory=frozenset)
-    on_step: Callable[[int, float], None] | None = None
+    on_step: StepHook | None = None
+    checkpoint: Checkpoint | None = None
+
+    def check(self) -> None:
+        """Give the caller its chance to abandon the attack (see ``checkpoint``)."""
+        if self.checkpoint is not None:
+            self.checkpoint()
 
     def starting_from(self, image: torch.Tensor) -> "Problem":
         """The same problem searched from ``image`` (no dummy label)."""

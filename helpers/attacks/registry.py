@@ -12,7 +12,7 @@ from torch import nn
 
 from ..gradients import Gradient
 from .polish import solve_then_polish
-from .problem import Problem
+from .problem import Checkpoint, Problem, StepHook
 from .recipes import HONOURED, Recipe, get_recipe
 from .restarts import batched_restarts
 from .result import Result, kept_steps
@@ -37,7 +37,8 @@ def run_attack(
     *,
     iterations: int | None = None,
     snapshot_steps: Iterable[int] | None = None,
-    on_step: Callable[[int, float], None] | None = None,
+    on_step: StepHook | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> Result:
     """Recover the private input behind ``target`` by the attack ``recipe`` names.
 
@@ -45,11 +46,13 @@ def run_attack(
     starting dummy (``dummy_image`` [B, 3, 32, 32], ``dummy_label`` [B, classes] logits, as
     drawn by :func:`helpers.model.seeded_setup`). ``iterations`` overrides the recipe's
     outer steps; ``snapshot_steps`` are the outer steps whose dummy is kept (default: every
-    10th and the last); ``on_step(step, loss)`` is called after each outer step."""
+    10th and the last); ``on_step(progress)`` is called at the start (step 0) and after each outer
+    step (a :class:`.problem.Progress`: step, loss, leading dummy and its label); ``checkpoint()`` before every matching-loss evaluation (raise
+    there to abandon the run: nothing is returned)."""
     recipe = get_recipe(recipe)
     steps = recipe.iterations if iterations is None else iterations
     if steps < 0:
         raise ValueError(f"iterations must be >= 0, got {steps}")
     problem = Problem(model, target, dummy_image, dummy_label, recipe, steps, frozenset(kept_steps(steps, snapshot_steps)),
-                      on_step)
+                      on_step, checkpoint)
     return ATTACKS[recipe.optimiser](problem)

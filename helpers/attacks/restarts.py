@@ -11,7 +11,7 @@ import torch
 from ..gradients import infer_label, model_num_classes, one_hot
 from .batched_loss import batched_matching_loss
 from .lbfgs import STATE_NAMES, minimise
-from .problem import Problem
+from .problem import Problem, Progress
 from .recipes import initial_dummy
 from .result import DIVERGED, Result, judge
 
@@ -38,14 +38,17 @@ def batched_restarts(problem: Problem) -> Result:
     start_rows = initial_dummy(recipe, restart_dummies(problem.dummy_image, recipe.restarts)).to(device)
 
     def evaluate(x: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        problem.check()
         x = x.detach().requires_grad_(True)
         losses = losses_of(x)
         (gradient,) = torch.autograd.grad(losses.sum(), x)
         return losses.detach(), gradient
 
-    def report(step: int, losses: torch.Tensor) -> None:
-        finite = losses[torch.isfinite(losses)]
-        on_step(step, float(finite.min()) if len(finite) else math.nan)
+    def report(step: int, losses: torch.Tensor, x: torch.Tensor) -> None:
+        """The leading restart so far: the lowest finite matching loss."""
+        finite = torch.where(torch.isfinite(losses), losses, torch.full_like(losses, math.inf))
+        best = int(finite.argmin())
+        on_step(Progress(step, float(losses[best]) if math.isfinite(float(finite[best])) else math.nan, x[best], label_index))
 
     start = time.perf_counter()
     run = minimise(

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..gradients import gradient_distance, infer_labels, model_gradient, model_num_classes, one_hot
-from .problem import Problem
+from .problem import Problem, Progress
 from .recipes import initial_dummy
 from .result import Result, judge
 
@@ -43,6 +43,7 @@ def search(problem: Problem) -> Result:
             return fixed
 
     def matching_loss(create_graph: bool) -> torch.Tensor:
+        problem.check()
         dummy_gradient = model_gradient(model, x, soft_label(), create_graph=create_graph)
         return gradient_distance(dummy_gradient, target, recipe.loss)
 
@@ -65,6 +66,8 @@ def search(problem: Problem) -> Result:
 
     start = time.perf_counter()
     snapshots = {0: x.detach()[0].clone()} if 0 in keep else {}
+    if on_step is not None:
+        on_step(Progress(0, math.nan, x.detach()[0], int(soft_label()[0].argmax())))  # its loss: computed by step 1
     losses: list[float] = []
     taken = 0
     for taken in range(1, steps + 1):
@@ -72,7 +75,7 @@ def search(problem: Problem) -> Result:
         if taken in keep:
             snapshots[taken] = x.detach()[0].clone()
         if on_step is not None:
-            on_step(taken, losses[-1])
+            on_step(Progress(taken, losses[-1], x.detach()[0], int(soft_label()[0].argmax())))
         if not math.isfinite(losses[-1]) or not torch.isfinite(x).all():
             break
         if recipe.tolerance and losses[-1] <= recipe.tolerance:

@@ -30,7 +30,7 @@ def time_to_psnr(example: Example, seed: int, recipe: str | Recipe = "dlg", iter
     clock: dict[int, float] = {}
     start = time.perf_counter()
     trial = attack_example(example, seed, recipe, iterations=iterations, snapshot_steps=range(0, 100_000),
-                           on_step=lambda step, loss: clock.__setitem__(step, time.perf_counter() - start))
+                           on_step=lambda progress: clock.__setitem__(progress.step, time.perf_counter() - start))
     by_step = {step: psnr(image, example.image) for step, image in sorted(trial.result.snapshots.items()) if step in clock}
     curve = {clock[step]: value for step, value in by_step.items()}
     step = next((s for s, value in by_step.items() if value >= mark), None)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 
-from ..attacks import DIVERGED, Recipe, Result, get_recipe, run_attack
+from ..attacks import DIVERGED, Checkpoint, Recipe, Result, StepHook, get_recipe, run_attack
 from ..data import Example
 from ..defences import Defence
 from ..gradients import true_gradient
@@ -34,7 +34,8 @@ def attack_shared(
     dummy_seed: int | None = None,
     device: str | torch.device = "cpu",
     snapshot_steps: Iterable[int] | None = None,
-    on_step: Callable[[int, float], None] | None = None,
+    on_step: StepHook | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> Result:
     """Seed the network and the dummy, let the client share the gradient of ``examples``
     (one image, or a local batch of several), defend it with ``defence.seeded(seed)`` if
@@ -55,7 +56,8 @@ def attack_shared(
         if defence is not None:
             shared = defence.seeded(seed)(shared)
         return run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe,
-                          iterations=iterations, snapshot_steps=snapshot_steps, on_step=on_step)
+                          iterations=iterations, snapshot_steps=snapshot_steps, on_step=on_step,
+                          checkpoint=checkpoint)
 
 
 @dataclass
@@ -106,7 +108,7 @@ def score(result: Result, example: Example, row: int = 0) -> Metrics:
 def attack_example(example: Example, seed: int, recipe: str | Recipe = "dlg", **options: Any) -> Trial:
     """Run the reference experiment on one private ``example``: :func:`attack_shared` (whose
     keyword ``options`` it takes: ``iterations``, ``defence``, ``weight_seed``, ``dummy_seed``,
-    ``device``, ``snapshot_steps``, ``on_step``), then score the result. A ``defence``
+    ``device``, ``snapshot_steps``, ``on_step``, ``checkpoint``), then score the result. A ``defence``
     transforms the gradient before it is shared, its noise seeded by ``seed``."""
     result = attack_shared([example], seed, recipe, **options)
     return Trial(seed=seed, example=example, result=result, metrics=score(result, example))

@@ -1,0 +1,248 @@
+"""The live attack console, headless: the runner's cancel and stale-frame rules, the console's
+numbers against the trial pipeline's, replay, stop, bad input and the static view."""
+
+import io
+import threading
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from helpers.attacks import Progress, run_attack
+from helpers.console import Request, stream_attack
+from helpers.console.app import AttackConsole
+from helpers.console.view import ConsoleView
+from helpers.data import DataError, load_image_bytes, load_sample
+from helpers.experiments import attack_example
+from helpers.gradients import true_gradient
+from helpers.live import Cancelled, LiveRunner
+from helpers.model import seeded_setup
+
+COFFEE = 4
+
+
+@pytest.fixture(scope="module")
+def coffee():
+    return load_sample(COFFEE)
+
+
+# ----------------------------------------------------------------------------- the generic runner
+
+
+def ticking_job(ticks: int, pause: float = 0.01):
+    def job(run):
+        for k in range(ticks):
+            run.checkpoint()
+            run.emit(k)
+            time.sleep(pause)
+    return job
+
+
+def test_a_new_job_cancels_the_old_and_no_old_frame_lands_after_it():
+    seen = []
+    runner = LiveRunner(lambda run, payload: seen.append((run.number, payload)))
+    first = runner.start(ticking_job(10_000))
+    while not seen:
+        time.sleep(0.005)
+    second = runner.start(ticking_job(5))
+    assert second.wait(10) and first.ended is not None
+    assert first.outcome == "cancelled" and second.outcome == "finished"
+    numbers = [n for n, _ in seen]
+    assert numbers == sorted(numbers), "a frame of the old run arrived after the new run's"
+    assert [p for n, p in seen if n == 2] == list(range(5))
+    assert first.ended <= second.started or all(n == 2 for n, _ in seen[numbers.index(2):])
+
+
+def test_stop_cancels_and_the_thread_ends():
+    seen = []
+    runner = LiveRunner(lambda run, payload: seen.append(payload))
+    run = runner.start(ticking_job(10_000))
+    while not seen:
+        time.sleep(0.005)
+    runner.stop()
+    assert run.wait(10)
+    count = len(seen)
+    time.sleep(0.05)
+    assert run.outcome == "cancelled" and len(seen) == count
+    assert not run.thread.is_alive()
+
+
+def test_a_failing_job_is_reported_not_lost():
+    errors = []
+    runner = LiveRunner(lambda run, payload: None, lambda run, error: errors.append(error))
+
+    def job(run):
+        raise RuntimeError("boom")
+
+    run = runner.start(job)
+    assert run.wait(10)
+    assert run.outcome == "failed" and [str(e) for e in errors] == ["boom"]
+
+
+def test_close_leaves_no_thread_running():
+    runner = LiveRunner(lambda run, payload: None)
+    runner.start(ticking_job(10_000))
+    runner.close()
+    assert not any(t.name.startswith("live-run-") and t.is_alive() for t in threading.enumerate())
+
+
+# ----------------------------------------------------------------------------- the attack's hooks
+
+
+@pytest.mark.parametrize("recipe", ["dlg", "robust", "closed-form+lbfgs"])
+def test_every_attack_reports_its_start_and_each_step(coffee, recipe):
+    seen = []
+    trial = attack_example(coffee, 1, recipe, iterations=3, on_step=seen.append)
+    steps = [p.step for p in seen]
+    assert steps[0] == 0 and steps == list(range(len(steps))) and steps[-1] == trial.result.iterations
+    assert all(isinstance(p, Progress) and p.image.shape == (3, 32, 32) for p in seen)
+    assert seen[-1].label == trial.result.label[0]
+
+
+@pytest.mark.parametrize("recipe", ["dlg", "robust", "closed-form"])
+def test_a_checkpoint_that_raises_abandons_the_attack(coffee, recipe):
+    calls = []
+
+    def checkpoint():
+        calls.append(1)
+        if len(calls) > 2:
+            raise Cancelled("stop")
+
+    setup = seeded_setup(1, batch=2 if recipe == "robust" else 1)
+    shared = true_gradient(setup.model, coffee.image[None], [coffee.label])
+    with pytest.raises(Cancelled):
+        run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe, iterations=50, checkpoint=checkpoint)
+    assert len(calls) == 3
+
+
+# ----------------------------------------------------------------------------- frames and the view
+
+
+def test_the_stream_ends_with_the_trial_pipelines_numbers(coffee):
+    frames = []
+    request = Request(coffee, 78483847, "dlg", 12, "noise=1e-4")
+    trial = stream_attack(request, frames.append, interval=0)
+    direct = attack_example(coffee, 78483847, "dlg", iterations=12, defence=request.gradient_defence())
+    final = frames[-1]
+    assert final.done and final.trial is trial
+    assert trial.result.losses == direct.result.losses
+    assert (final.psnr, final.ssim, final.label) == (direct.metrics.psnr, direct.metrics.ssim, direct.metrics.label_recovered)
+    assert frames[0].dummy is None and not frames[0].done
+    assert [f.step for f in frames[1:-1]] == list(range(13))
+
+
+def test_a_request_refuses_what_it_cannot_run(coffee):
+    for bad in ({"seed": -1}, {"seed": 2**32}, {"recipe": "nope"}, {"steps": -3}, {"defence": "noise=-1"}):
+        with pytest.raises(ValueError):
+            Request(coffee, **{"seed": 1, **bad})
+    assert "--index 4 --seed 7 --recipe idlg --iterations 3 --defence prune=0.5" in Request(coffee, 7, "idlg", 3, "prune=0.5").command()
+
+
+def test_a_diverged_dummy_is_not_drawn_as_an_image(coffee):
+    frames = []
+    stream_attack(Request(coffee, 1, "dlg", 1), frames.append, interval=0)
+    view = ConsoleView()
+    broken = frames[-1]
+    broken.dummy = torch.full((3, 32, 32), float("nan"))
+    view.render(broken)
+    assert not view.dummy_art.get_visible() and "diverged" in view.dummy_note.get_text()
+
+
+def test_an_upload_is_read_or_refused_in_one_line():
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(buffer, format="PNG")
+    example = load_image_bytes(buffer.getvalue(), "red.png", label=3)
+    assert example.image.shape == (3, 32, 32) and example.label == 3 and example.name == "upload:red.png"
+    assert torch.allclose(example.image[0], torch.ones(32, 32))
+    with pytest.raises(DataError, match="cannot read junk.png"):
+        load_image_bytes(b"not an image", "junk.png")
+
+
+# ----------------------------------------------------------------------------- the console
+
+
+def test_the_console_runs_what_its_controls_say_and_matches_the_pipeline(coffee):
+    console = AttackConsole([coffee], seed=5, recipe="idlg", steps=6, interval=0)
+    try:
+        run = console.run()
+        assert run.wait(60) and run.outcome == "finished"
+        final = console.last
+        direct = attack_example(coffee, 5, "idlg", iterations=6)
+        assert final.done and final.trial.result.losses == direct.result.losses
+        assert final.psnr == direct.metrics.psnr
+        assert console.png.startswith(b"\x89PNG")
+        bundle = console._repr_mimebundle_()
+        assert {"image/png", "application/vnd.jupyter.widget-view+json"} <= set(bundle)
+    finally:
+        console.close()
+
+
+def test_a_new_input_cancels_the_running_attack_and_its_frames(coffee):
+    console = AttackConsole([coffee], seed=1, recipe="dlg", steps=300, interval=0)
+    try:
+        first = console.run()
+        while not any(s.run == first.number and s.frame.step >= 1 for s in console.shown):
+            time.sleep(0.01)
+        console.set(steps=10)  # a person moving the steps slider mid-attack
+        second = console.runner.current
+        assert second is not first
+        assert second.wait(120) and first.outcome == "cancelled" and second.outcome == "finished"
+        runs = [s.run for s in console.shown]
+        assert runs == sorted(runs), "a stale frame landed after the new run's first frame"
+        assert console.last.request.steps == 10 and console.last.done
+    finally:
+        console.close()
+
+
+def test_stop_leaves_a_stopped_view_and_no_thread(coffee):
+    console = AttackConsole([coffee], seed=1, recipe="dlg", steps=300, interval=0)
+    try:
+        run = console.run()
+        while not any(s.frame.step >= 1 for s in console.shown):
+            time.sleep(0.01)
+        console.stop()
+        assert run.wait(30) and run.outcome == "cancelled"
+        count = len(console.shown)
+        assert console.last.status == "stopped"
+        time.sleep(0.2)
+        assert len(console.shown) == count
+    finally:
+        console.close()
+
+
+def test_a_known_request_is_replayed_not_rerun(coffee):
+    stored = attack_example(coffee, 9, "idlg", iterations=3)
+    asked = []
+
+    def known(request):
+        asked.append(request)
+        return stored if request.seed == 9 else None
+
+    console = AttackConsole([coffee], seed=9, recipe="idlg", steps=3, known=known)
+    try:
+        run = console.run()
+        assert run.wait(30)
+        assert console.last.stored and console.last.trial is stored and len(console.shown) == 1
+        assert asked[-1].seed == 9
+    finally:
+        console.close()
+
+
+def test_the_seed_box_and_slider_agree_and_bad_controls_are_refused(coffee):
+    console = AttackConsole([coffee], seed=3, recipe="closed-form", seed_range=(0, 10))
+    try:
+        console.controls.seed_slider.value = 7
+        assert console.controls.seed.value == 7
+        console.controls.seed.value = 2**32 - 1  # past the slider's range: the box still takes it
+        assert console.controls.seed_slider.value == 7 and console.request().seed == 2**32 - 1
+        assert console.controls.steps.disabled and console.request().steps is None  # closed form: no search steps
+        console.set(defence="prune")
+        assert console.request().defence.startswith("prune=") and not console.controls.strength.disabled
+        console.controls.image.value = ("upload", 0)
+        assert console.run() is None and "no image uploaded" in console.status.value
+        console.wait(60)
+    finally:
+        console.close()
+    with pytest.raises(ValueError, match="unknown controls"):
+        AttackConsole([coffee], controls=("seed", "colour"))
