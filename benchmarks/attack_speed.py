@@ -7,7 +7,7 @@
    one thread: wall time until the reconstruction first reaches PSNR >= 30 dB. The attack
    only reports its matching loss and a snapshot per outer step; the PSNR of each snapshot
    is computed afterwards, here, against the truth (the attack never sees it).
-2. A sweep over ``--seeds`` with each recipe (``helpers.sweep.run_sweep``, ``--workers``
+2. A sweep over ``--seeds`` with each recipe (``helpers.experiments.run_sweep``, ``--workers``
    processes x one thread): success rate (PSNR >= 30 dB, not diverged) and wall time.
 
 Prints the machine and a markdown table with the ratios dlg / each challenger.
@@ -22,14 +22,15 @@ import platform
 
 import torch
 
-from helpers import experiment
+from helpers.experiments import time_to_psnr as clocked_attack
 from helpers.data import load_sample
-from helpers.sweep import parallel_map, parse_seeds, summarise, timed_sweep
+from helpers.experiments import parse_seeds, summarise, timed_sweep
+from helpers.pool import parallel_map
 
 
 def time_to_psnr(recipe: str, index: int, seed: int) -> dict:
-    """One attack, clocked after every outer step (``helpers.experiment.time_to_psnr``)."""
-    timing = experiment.time_to_psnr(load_sample(index), seed, recipe)
+    """One attack, clocked after every outer step (``helpers.experiments.time_to_psnr``)."""
+    timing = clocked_attack(load_sample(index), seed, recipe)
     result = timing.trial.result
     return {
         "seconds_to_30db": timing.seconds,

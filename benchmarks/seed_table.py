@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from helpers.data import load_sample, sample_names
-from helpers.experiment import attack_example
+from helpers.experiments import attack_example
 
 
 def one(job: tuple[int, int, str]) -> dict:

@@ -5,6 +5,7 @@ you watch, streamed step by step and stoppable at once.
         -> app (the ipywidgets console: controls, a worker thread, a static view)
 """
 
-from .stream import Frame, Request, final_frame, stream_attack
+from .app import AttackConsole
+from .stream import Frame, Request, defended_frame, final_frame, stream_attack
 
-__all__ = ["Frame", "Request", "final_frame", "stream_attack"]
+__all__ = ["AttackConsole", "Frame", "Request", "defended_frame", "final_frame", "stream_attack"]

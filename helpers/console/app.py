@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Sequence
 
+from ..attacks import Recipe, get_recipe
 from ..data import DataError, Example, load_sample_set
 from ..experiments import Trial
 from ..live import LiveRunner, Run
@@ -24,7 +25,7 @@ from .controls import CONTROLS, Controls
 from .stream import STOPPED, Frame, Request, final_frame, stream_attack
 from .view import STATUS_COLOR, ConsoleView, metrics_line, status_line
 
-Known = Callable[[Request], "Trial | None"]
+Known = Callable[[Request], "Trial | Frame | None"]
 
 
 @dataclass
@@ -49,7 +50,7 @@ class AttackConsole:
         examples: Sequence[Example] | None = None,
         *,
         seed: int = 78483847,
-        recipe: str = "dlg",
+        recipe: str | Recipe = "dlg",
         steps: int = 100,
         defence: str = "none",
         controls: Iterable[str] = CONTROLS,
@@ -121,7 +122,7 @@ class AttackConsole:
         ``strength=``, ``image=`` an index into the images): each change starts a run."""
         for name, value in values.items():
             widget = getattr(self.controls, name)
-            widget.value = ("example", value) if name == "image" else value
+            widget.value = {"image": lambda: ("example", value), "recipe": lambda: get_recipe(value)}.get(name, lambda: value)()
 
     def show(self, wait: bool = True) -> "AttackConsole":
         """Display the console and run the attack its controls describe. With ``wait`` the
@@ -142,8 +143,8 @@ class AttackConsole:
         png = self.view.render(frame)
         run.emit((frame, png))
 
-    def _replay(self, run: Run, request: Request, trial: Trial) -> None:
-        frame = final_frame(request, trial, trial.result.seconds, stored=True)
+    def _replay(self, run: Run, request: Request, stored: Trial | Frame) -> None:
+        frame = stored if isinstance(stored, Frame) else final_frame(request, stored, stored.result.seconds, stored=True)
         run.emit((frame, self.view.render(frame)))
 
     def _show(self, run: Run, payload: tuple[Frame, bytes]) -> None:
@@ -155,7 +156,7 @@ class AttackConsole:
         self.picture.value = png
         self._set_status(f"{status_line(frame)} · {metrics_line(frame)}", STATUS_COLOR.get(frame.status, "black"))
         note = [self.controls.data_note]
-        if frame.done and not frame.stored:
+        if frame.done and not frame.stored and frame.request.command():
             note.append(f"The same attack from a terminal: <code>{html.escape(frame.request.command())}</code>")
         self.note.value = "<br>".join(note)
         self.shown.append(Shown(time.perf_counter(), number, frame))

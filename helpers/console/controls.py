@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
-from ..attacks import RECIPES, get_recipe
+from ..attacks import RECIPES, Recipe, get_recipe
 from .stream import Request
 from ..data import CIFAR100_CLASSES, DataError, Example, cifar100_available, data_dir, load_cifar100, load_image_bytes
 
@@ -29,7 +29,7 @@ class Controls:
     """The widgets, laid out in rows (:attr:`rows`), and what they ask for (:meth:`request`)."""
 
     def __init__(self, examples: Sequence[Example], on_change: Callable[[], object], on_error: Callable[[str], object], *,
-                 seed: int, recipe: str, steps: int, defence: str, shown: Iterable[str], seed_range: tuple[int, int]) -> None:
+                 seed: int, recipe: str | Recipe, steps: int, defence: str, shown: Iterable[str], seed_range: tuple[int, int]) -> None:
         import ipywidgets as w
 
         self.examples = list(examples)
@@ -65,7 +65,9 @@ class Controls:
                                      layout=w.Layout(width="250px"))
         self.seed_slider = w.IntSlider(value=min(max(seed, low), high), min=low, max=high, description="seeds",
                                        continuous_update=False, style=style, layout=layout)
-        self.recipe = w.Dropdown(options=list(RECIPES), value=recipe, description="recipe", style=style,
+        recipe = get_recipe(recipe)
+        recipes = dict(RECIPES) | {recipe.name: recipe}  # a recipe made in a notebook joins the list
+        self.recipe = w.Dropdown(options=list(recipes.items()), value=recipe, description="recipe", style=style,
                                  layout=w.Layout(width="250px"))
         self.steps = w.IntSlider(value=steps, min=0, max=300, step=5, description="steps", continuous_update=False,
                                  style=style, layout=layout)
@@ -99,11 +101,11 @@ class Controls:
 
     def request(self) -> "Request":
         """The attack the controls describe now."""
-        recipe = get_recipe(self.recipe.value)
+        recipe = self.recipe.value
         searched = recipe.optimiser != "closed-form"
         kind = self.defence.value
         defence = kind if kind in ("none", "fp16", "int8") else f"{kind}={self.strength.value}"
-        return Request(self.example(), int(self.seed.value), recipe.name, int(self.steps.value) if searched else None,
+        return Request(self.example(), int(self.seed.value), recipe, int(self.steps.value) if searched else None,
                        defence)
 
     def example(self) -> Example:
@@ -166,5 +168,5 @@ class Controls:
         self.cifar_index.layout.display = "" if source == "cifar" else "none"
         self.upload.layout.display = "" if source == "upload" else "none"
         self.upload_label.layout.display = "" if source == "upload" else "none"
-        self.steps.disabled = get_recipe(self.recipe.value).optimiser == "closed-form"
+        self.steps.disabled = self.recipe.value.optimiser == "closed-form"
         self.strength.disabled = self.defence.value in ("none", "fp16", "int8")

@@ -17,10 +17,10 @@ from typing import Callable
 
 import torch
 
-from ..attacks import Progress, get_recipe
+from ..attacks import RECIPES, Progress, Recipe, get_recipe
 from ..data import Example
 from ..defences import Defence, NoDefence, parse_defence
-from ..experiments import Trial, attack_example
+from ..experiments import DefenceRun, Trial, attack_example
 from ..metrics import evaluate
 
 RUNNING, STOPPED = "running", "stopped"
@@ -32,7 +32,7 @@ class Request:
 
     example: Example
     seed: int
-    recipe: str = "dlg"
+    recipe: str | Recipe = "dlg"  # a recipe's name, or a recipe made in a notebook (``ROBUST.with_(...)``)
     steps: int | None = None  # outer steps; None: the recipe's own
     defence: str = "none"  # the command line's spelling: none, noise=1e-3, prune=0.5, fp16, ...
 
@@ -45,6 +45,10 @@ class Request:
         parse_defence(self.defence)
 
     @property
+    def recipe_name(self) -> str:
+        return get_recipe(self.recipe).name
+
+    @property
     def iterations(self) -> int:
         return get_recipe(self.recipe).iterations if self.steps is None else self.steps
 
@@ -54,10 +58,12 @@ class Request:
 
     def describe(self) -> str:
         defended = "" if self.defence == "none" else f" · defence {self.defence}"
-        return f"{self.example.name} · seed {self.seed} · {self.recipe} · {self.iterations} steps{defended}"
+        return f"{self.example.name} · seed {self.seed} · {self.recipe_name} · {self.iterations} steps{defended}"
 
     def command(self) -> str:
-        """The same attack from the command line (bundled images and CIFAR-100 only)."""
+        """The same attack from the command line ("" for a recipe made in a notebook, which it does not know)."""
+        if RECIPES.get(self.recipe_name) != get_recipe(self.recipe):
+            return ""
         source, _, index = self.example.name.partition(":")
         if source == "cifar100":
             where = f"--dataset cifar100 --index {index}"
@@ -69,7 +75,7 @@ class Request:
             where = "--image PATH"
         steps = "" if self.steps is None else f" --iterations {self.steps}"
         defence = "" if self.defence == "none" else f" --defence {self.defence}"
-        return f"python -m helpers attack {where} --seed {self.seed} --recipe {self.recipe}{steps}{defence} --json"
+        return f"python -m helpers attack {where} --seed {self.seed} --recipe {self.recipe_name}{steps}{defence} --json"
 
 
 @dataclass
@@ -138,3 +144,11 @@ def final_frame(request: Request, trial: Trial, seconds: float, stored: bool = F
     dummy = None if result.diverged else result.image[0].detach().cpu().clone()
     return Frame(request, result.iterations, request.iterations, list(result.losses), dummy, metrics.psnr,
                  metrics.ssim, metrics.label_recovered, result.status, result.reason, seconds, stored, trial)
+
+
+def defended_frame(request: Request, run: DefenceRun) -> Frame:
+    """A stored run of a defence sweep (:func:`helpers.experiments.defence_sweep`) as a final
+    frame: its reconstruction and scores; a sweep keeps no loss curve, only the final loss."""
+    image = None if run.diverged or run.reconstruction is None else run.reconstruction[0].detach().cpu().clone()
+    return Frame(request, run.iterations, request.iterations, [run.grad_loss], image, run.psnr[0], run.ssim[0],
+                 run.labels_recovered[0], run.status, run.reason, run.seconds, stored=True)
