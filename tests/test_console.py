@@ -246,3 +246,24 @@ def test_the_seed_box_and_slider_agree_and_bad_controls_are_refused(coffee):
         console.close()
     with pytest.raises(ValueError, match="unknown controls"):
         AttackConsole([coffee], controls=("seed", "colour"))
+
+
+def test_a_recipe_made_in_a_notebook_and_a_stored_defence_run(coffee):
+    from helpers.attacks import ROBUST
+    from helpers.console import defended_frame
+    from helpers.experiments import defended_attack
+
+    short = ROBUST.with_(name="robust, 1 start, 4 steps", restarts=1, iterations=4)
+    request = Request(coffee, 3, short, 4, "noise=0.001")
+    assert request.recipe_name == short.name and request.command() == ""  # the command line does not know it
+    run = defended_attack(coffee, 3, "noise=0.001", short)
+    frame = defended_frame(request, run)
+    assert frame.stored and frame.done and frame.psnr == run.psnr[0] and frame.label == run.labels_recovered[0]
+    console = AttackConsole([coffee], seed=3, recipe=short, steps=4, defence="noise=0.001",
+                            known=lambda r: defended_frame(r, run) if r.recipe == short else None)
+    try:
+        assert console.run().wait(30) and console.last is not None and console.last.stored
+        console.set(recipe="idlg")  # a registered recipe: attacked live
+        assert console.wait(60) and not console.last.stored and console.last.request.recipe_name == "idlg"
+    finally:
+        console.close()

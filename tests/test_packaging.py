@@ -39,3 +39,12 @@ def test_every_subpackage_is_installed():
     listed = set(_project()["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
     assert found <= listed
+
+
+def test_every_benchmark_starts():
+    """A benchmark that no longer imports would only be found when someone needs its numbers."""
+    import subprocess
+
+    for script in sorted((ROOT / "benchmarks").glob("*.py")) + [ROOT / "scripts" / "arithmetic_sweep.py"]:
+        done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "usage:" in done.stdout, f"{script.name}: {done.stderr[-500:]}"

@@ -75,10 +75,13 @@ class AttackConsole:
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", layout=w.Layout(width="90px"))
         self.status = w.HTML()
         self.note = w.HTML()
-        self.picture = w.Image(format="png", layout=w.Layout(max_width="100%"))
+        self.picture = w.Image(format="png", layout=w.Layout(width="960px", max_width="100%"))
         heading = w.HTML(f"<b style='font-size:120%'>{html.escape(title)}</b>" if title else "")
         buttons = w.HBox([self.run_button, self.stop_button, self.status])
         self.widget = w.VBox([heading, *self.controls.rows, buttons, self.picture, self.note])
+        for name, widget in (("status", self.status), ("view", self.picture), ("run", self.run_button),
+                             ("stop", self.stop_button), ("note", self.note), *self.controls.named()):
+            widget.add_class(f"dlg-console-{name}")  # stable handles for a browser test and custom CSS
         self.run_button.on_click(lambda _: self.run())
         self.stop_button.on_click(lambda _: self.stop())
 
@@ -137,6 +140,12 @@ class AttackConsole:
                 handle.update(self)
         return self
 
+    def snapshot(self) -> Any:
+        """The current view as an ordinary picture (what a page without a kernel can show)."""
+        from IPython.display import Image
+
+        return Image(self.png)
+
     # ------------------------------------------------------------------ drawing
 
     def _emit(self, run: Run, frame: Frame) -> None:
@@ -154,7 +163,8 @@ class AttackConsole:
     def _draw(self, frame: Frame, png: bytes, number: int) -> None:
         self.last, self.png = frame, png
         self.picture.value = png
-        self._set_status(f"{status_line(frame)} · {metrics_line(frame)}", STATUS_COLOR.get(frame.status, "black"))
+        self._set_status(f"{frame.request.describe()}\n{status_line(frame)} · {metrics_line(frame)}",
+                         STATUS_COLOR.get(frame.status, "black"))
         note = [self.controls.data_note]
         if frame.done and not frame.stored and frame.request.command():
             note.append(f"The same attack from a terminal: <code>{html.escape(frame.request.command())}</code>")
@@ -166,7 +176,8 @@ class AttackConsole:
         self._set_status(f"error: {type(error).__name__}: {error}", STATUS_COLOR["diverged"])
 
     def _set_status(self, text: str, color: str) -> None:
-        self.status.value = f"<span style='color:{color}; font-size:110%'>{html.escape(text)}</span>"
+        lines = "<br>".join(html.escape(line) for line in text.split("\n"))
+        self.status.value = f"<span style='color:{color}; font-size:110%'>{lines}</span>"
 
     # ------------------------------------------------------------------ display
 

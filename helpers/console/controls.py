@@ -99,6 +99,12 @@ class Controls:
         self.defence.observe(self._defence_changed, names="value")
         self.upload.observe(self._uploaded, names="value")
 
+    def named(self) -> list[tuple[str, object]]:
+        """Every input widget with its name (the console gives each a CSS class from it)."""
+        return [("image", self.image), ("cifar-index", self.cifar_index), ("upload", self.upload),
+                ("upload-label", self.upload_label), ("seed", self.seed), ("seed-slider", self.seed_slider),
+                ("recipe", self.recipe), ("steps", self.steps), ("defence", self.defence), ("strength", self.strength)]
+
     def request(self) -> "Request":
         """The attack the controls describe now."""
         recipe = self.recipe.value

@@ -39,7 +39,9 @@ def status_line(frame: Frame) -> str:
     if frame.stored:
         return f"{frame.status} ({frame.reason}) · stored result, not rerun"
     if frame.status == RUNNING:
-        return f"running · {where} · {frame.seconds:.1f} s"
+        losses = [v for v in frame.losses if math.isfinite(v)]
+        loss = f" · loss {losses[-1]:.3g}" if losses else ""
+        return f"running · {where}{loss} · {frame.seconds:.1f} s"
     if frame.status == STOPPED:
         return f"stopped at {where}"
     return f"{frame.status} after {frame.step} steps, {frame.seconds:.1f} s: {frame.reason}"
