@@ -267,3 +267,28 @@ def test_a_recipe_made_in_a_notebook_and_a_stored_defence_run(coffee):
         assert console.wait(60) and not console.last.stored and console.last.request.recipe_name == "idlg"
     finally:
         console.close()
+
+
+def test_offline_without_cifar_the_console_says_so_and_with_it_offers_an_index(coffee, monkeypatch, tmp_path):
+    from helpers.console import controls
+
+    monkeypatch.setenv("DLG_DATA_DIR", str(tmp_path))
+    console = AttackConsole([coffee], recipe="closed-form")
+    labels = [label for label, _ in console.controls.image.options]
+    assert "No CIFAR-100 in" in console.controls.data_note and not any("CIFAR-100" in x for x in labels)
+    console.close()
+
+    monkeypatch.setattr(controls, "cifar100_available", lambda: True)
+    asked = []
+    monkeypatch.setattr(controls, "load_cifar100", lambda index: asked.append(index) or coffee)
+    console = AttackConsole([coffee], recipe="closed-form")
+    try:
+        assert "CIFAR-100 found" in console.controls.data_note
+        console.controls._quiet = True
+        console.controls.image.value = ("cifar", 0)
+        console.controls.cifar_index.value = 77
+        console.controls._quiet = False
+        assert console.request().example is coffee and asked == [77]
+        assert not console.controls.cifar_index.layout.display  # the index box is shown
+    finally:
+        console.close()

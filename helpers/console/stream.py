@@ -71,8 +71,8 @@ class Request:
             from ..data import sample_names
 
             where = f"--index {sample_names().index(index)}"
-        else:
-            where = "--image PATH"
+        else:  # an uploaded or other file: the command line reads it from disk, with the label given
+            where = f"--image PATH --label {self.example.label}"
         steps = "" if self.steps is None else f" --iterations {self.steps}"
         defence = "" if self.defence == "none" else f" --defence {self.defence}"
         return f"python -m helpers attack {where} --seed {self.seed} --recipe {self.recipe_name}{steps}{defence} --json"
