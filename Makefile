@@ -5,6 +5,7 @@
 # make test-native / make test-portable   one of the two passes
 # make test-browser   the console and notebook 05 in JupyterLab and Voilà, driven by headless Chromium
 # make demo  the attack console as a web app (Voilà) on http://127.0.0.1:8866
+# make site  the series as static HTML in build/site/ (offline; for readers without a kernel)
 # make attack SEED=78483847   one attack from the command line, JSON out
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.installed
 TEST_CMD := $(PY) -m pytest tests/ --ignore=tests/browser $(wildcard notebooks/*.ipynb) --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 SEED ?= 78483847
 
-.PHONY: setup lab run demo test test-native test-portable test-browser attack clean
+.PHONY: setup lab run demo site test test-native test-portable test-browser attack clean
 
 setup: $(STAMP)
 
@@ -32,6 +33,9 @@ lab: setup
 
 demo: setup
 	$(VENV)/bin/voila notebooks/00_console.ipynb --Voila.ip=127.0.0.1 --port=8866 --no-browser
+
+site: setup
+	$(PY) scripts/build_site.py --out build/site
 
 run: setup
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb

@@ -99,11 +99,11 @@ class LiveRunner:
         run = self.current
         return True if run is None else run.wait(timeout)
 
-    def close(self, timeout: float | None = 10.0) -> None:
-        """Stop the running job and wait for its thread (nothing is left running)."""
+    def close(self, timeout: float | None = 10.0) -> bool:
+        """Stop the running job and wait for its thread; returns whether it has ended (False:
+        it is still inside a long computation with no checkpoint)."""
         run = self.stop()
-        if run is not None:
-            run.wait(timeout)
+        return True if run is None else run.wait(timeout)
 
     @property
     def busy(self) -> bool:

@@ -2,6 +2,7 @@
 numbers against the trial pipeline's, replay, stop, bad input and the static view."""
 
 import io
+import math
 import threading
 import time
 
@@ -20,6 +21,14 @@ from helpers.live import Cancelled, LiveRunner
 from helpers.model import seeded_setup
 
 COFFEE = 4
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; fail (not hang) after ``timeout`` seconds."""
+    end = time.perf_counter() + timeout
+    while not condition():
+        assert time.perf_counter() < end, "timed out waiting"
+        time.sleep(0.005)
 
 
 @pytest.fixture(scope="module")
@@ -43,23 +52,21 @@ def test_a_new_job_cancels_the_old_and_no_old_frame_lands_after_it():
     seen = []
     runner = LiveRunner(lambda run, payload: seen.append((run.number, payload)))
     first = runner.start(ticking_job(10_000))
-    while not seen:
-        time.sleep(0.005)
+    wait_for(lambda: seen)
     second = runner.start(ticking_job(5))
     assert second.wait(10) and first.ended is not None
     assert first.outcome == "cancelled" and second.outcome == "finished"
     numbers = [n for n, _ in seen]
     assert numbers == sorted(numbers), "a frame of the old run arrived after the new run's"
     assert [p for n, p in seen if n == 2] == list(range(5))
-    assert first.ended <= second.started or all(n == 2 for n, _ in seen[numbers.index(2):])
+    assert runner.close()
 
 
 def test_stop_cancels_and_the_thread_ends():
     seen = []
     runner = LiveRunner(lambda run, payload: seen.append(payload))
     run = runner.start(ticking_job(10_000))
-    while not seen:
-        time.sleep(0.005)
+    wait_for(lambda: seen)
     runner.stop()
     assert run.wait(10)
     count = len(seen)
@@ -83,7 +90,7 @@ def test_a_failing_job_is_reported_not_lost():
 def test_close_leaves_no_thread_running():
     runner = LiveRunner(lambda run, payload: None)
     runner.start(ticking_job(10_000))
-    runner.close()
+    assert runner.close()
     assert not any(t.name.startswith("live-run-") and t.is_alive() for t in threading.enumerate())
 
 
@@ -136,7 +143,7 @@ def test_a_request_refuses_what_it_cannot_run(coffee):
     for bad in ({"seed": -1}, {"seed": 2**32}, {"recipe": "nope"}, {"steps": -3}, {"defence": "noise=-1"}):
         with pytest.raises(ValueError):
             Request(coffee, **{"seed": 1, **bad})
-    assert "--index 4 --seed 7 --recipe idlg --iterations 3 --defence prune=0.5" in Request(coffee, 7, "idlg", 3, "prune=0.5").command()
+    assert Request(coffee, 7, "idlg", None).command().endswith("--index 4 --seed 7 --recipe idlg --threads 1 --json")
 
 
 def test_a_diverged_dummy_is_not_drawn_as_an_image(coffee):
@@ -175,15 +182,14 @@ def test_the_console_runs_what_its_controls_say_and_matches_the_pipeline(coffee)
         bundle = console._repr_mimebundle_()
         assert {"image/png", "application/vnd.jupyter.widget-view+json"} <= set(bundle)
     finally:
-        console.close()
+        assert console.close()
 
 
 def test_a_new_input_cancels_the_running_attack_and_its_frames(coffee):
     console = AttackConsole([coffee], seed=1, recipe="dlg", steps=300, interval=0)
     try:
         first = console.run()
-        while not any(s.run == first.number and s.frame.step >= 1 for s in console.shown):
-            time.sleep(0.01)
+        wait_for(lambda: any(s.run == first.number and s.frame.step >= 1 for s in console.shown))
         console.set(steps=10)  # a person moving the steps slider mid-attack
         second = console.runner.current
         assert second is not first
@@ -192,15 +198,14 @@ def test_a_new_input_cancels_the_running_attack_and_its_frames(coffee):
         assert runs == sorted(runs), "a stale frame landed after the new run's first frame"
         assert console.last.request.steps == 10 and console.last.done
     finally:
-        console.close()
+        assert console.close()
 
 
 def test_stop_leaves_a_stopped_view_and_no_thread(coffee):
     console = AttackConsole([coffee], seed=1, recipe="dlg", steps=300, interval=0)
     try:
         run = console.run()
-        while not any(s.frame.step >= 1 for s in console.shown):
-            time.sleep(0.01)
+        wait_for(lambda: any(s.frame.step >= 1 for s in console.shown))
         console.stop()
         assert run.wait(30) and run.outcome == "cancelled"
         count = len(console.shown)
@@ -208,7 +213,7 @@ def test_stop_leaves_a_stopped_view_and_no_thread(coffee):
         time.sleep(0.2)
         assert len(console.shown) == count
     finally:
-        console.close()
+        assert console.close()
 
 
 def test_a_known_request_is_replayed_not_rerun(coffee):
@@ -226,7 +231,7 @@ def test_a_known_request_is_replayed_not_rerun(coffee):
         assert console.last.stored and console.last.trial is stored and len(console.shown) == 1
         assert asked[-1].seed == 9
     finally:
-        console.close()
+        assert console.close()
 
 
 def test_the_seed_box_and_slider_agree_and_bad_controls_are_refused(coffee):
@@ -243,7 +248,7 @@ def test_the_seed_box_and_slider_agree_and_bad_controls_are_refused(coffee):
         assert console.run() is None and "no image uploaded" in console.status.value
         console.wait(60)
     finally:
-        console.close()
+        assert console.close()
     with pytest.raises(ValueError, match="unknown controls"):
         AttackConsole([coffee], controls=("seed", "colour"))
 
@@ -266,7 +271,7 @@ def test_a_recipe_made_in_a_notebook_and_a_stored_defence_run(coffee):
         console.set(recipe="idlg")  # a registered recipe: attacked live
         assert console.wait(60) and not console.last.stored and console.last.request.recipe_name == "idlg"
     finally:
-        console.close()
+        assert console.close()
 
 
 def test_offline_without_cifar_the_console_says_so_and_with_it_offers_an_index(coffee, monkeypatch, tmp_path):
@@ -284,11 +289,65 @@ def test_offline_without_cifar_the_console_says_so_and_with_it_offers_an_index(c
     console = AttackConsole([coffee], recipe="closed-form")
     try:
         assert "CIFAR-100 found" in console.controls.data_note
-        console.controls._quiet = True
-        console.controls.image.value = ("cifar", 0)
-        console.controls.cifar_index.value = 77
-        console.controls._quiet = False
-        assert console.request().example is coffee and asked == [77]
+        with console.controls.quietly():
+            console.controls.image.value = ("cifar", 0)
+            console.controls.cifar_index.value = 77
+        assert console.request().example is coffee and console.request().example is coffee and asked == [77]  # read once
         assert not console.controls.cifar_index.layout.display  # the index box is shown
     finally:
-        console.close()
+        assert console.close()
+
+
+@pytest.mark.parametrize("recipe, steps, defence", [("dlg", 8, "noise=0.0001"), ("robust", 5, "prune=0.5"),
+                                                    ("closed-form", None, "none")])
+def test_the_command_the_console_shows_gives_its_numbers(coffee, capsys, recipe, steps, defence):
+    """The line under the view, run through the command line's own entry point, reproduces the
+    console's run exactly (same image, seed, recipe, steps, defence and torch threads)."""
+    import json
+    import shlex
+
+    from helpers.cli import main
+
+    frames = []
+    trial = stream_attack(Request(coffee, 11, recipe, steps, defence), frames.append)
+    command = frames[-1].request.command(frames[-1].threads)
+    assert main(shlex.split(command)[3:]) == 0
+    printed = json.loads(capsys.readouterr().out)
+
+    def first(key):  # a defended run prints one value per private image; NaN is written as null
+        value = printed[key][0] if isinstance(printed[key], list) else printed[key]
+        return math.nan if value is None else value
+
+    same = lambda a, b: a == b or (math.isnan(a) and math.isnan(b))  # noqa: E731
+    assert same(first("grad_loss"), trial.result.grad_loss) and same(first("psnr"), trial.metrics.psnr)
+    assert printed["status"] == trial.result.status
+    assert first("labels_recovered" if "labels_recovered" in printed else "label_recovered") == trial.metrics.label_recovered
+
+
+def test_the_live_loss_curve_is_the_final_one_as_it_grows(coffee):
+    """Frame k's losses are the losses of steps 0..k (NaN where not yet computed): the live curve
+    never jumps when the final frame replaces it."""
+    for recipe in ("dlg", "robust"):
+        frames = []
+        trial = stream_attack(Request(coffee, 2, recipe, 6), frames.append, interval=0)
+        final = trial.result.losses
+        for frame in frames[1:-1]:
+            assert len(frame.losses) == frame.step + 1
+            for k, value in enumerate(frame.losses):
+                assert value != value or value == final[k] or recipe == "robust"  # robust: the lead may change restarts
+        assert frames[-1].losses == final
+
+
+def test_bad_input_stops_the_run_and_keeps_its_message(coffee):
+    console = AttackConsole([coffee], seed=1, recipe="dlg", steps=300, interval=0)
+    try:
+        run = console.run()
+        wait_for(lambda: any(s.frame.step >= 1 for s in console.shown))
+        console.controls.seed.value = 2**32  # one past the last seed
+        assert run.wait(30) and run.outcome == "cancelled"
+        assert "a seed is a whole number from 0 to 2**32 - 1" in console.status.value
+        assert console.last.status == "stopped"
+        time.sleep(0.2)
+        assert "a seed is a whole number" in console.status.value  # no frame overwrote it
+    finally:
+        assert console.close()

@@ -10,6 +10,7 @@ from .registry import ATTACKS, run_attack
 from .result import CONVERGED, DIVERGED, STALLED, STATUSES, Result, judge
 
 __all__ = [
-    "ATTACKS", "CLOSED_FORM", "Checkpoint", "Progress", "CLOSED_FORM_LBFGS", "CONVERGED", "DIVERGED", "DLG", "IDLG", "RECIPES", "ROBUST",
-    "Recipe", "Result", "STALLED", "STATUSES", "StepHook", "get_recipe", "judge", "run_attack",
+    "ATTACKS", "CLOSED_FORM", "CLOSED_FORM_LBFGS", "CONVERGED", "Checkpoint", "DIVERGED", "DLG", "IDLG",
+    "Progress", "RECIPES", "ROBUST", "Recipe", "Result", "STALLED", "STATUSES", "StepHook", "get_recipe",
+    "judge", "run_attack",
 ]

@@ -17,9 +17,11 @@ class Progress:
     """Where a running attack is, as its ``on_step`` hook sees it."""
 
     step: int  # outer steps taken (0: the start)
-    loss: float  # the newest matching loss computed (NaN at a start not yet evaluated); torch.optim.LBFGS
-    # reports the loss its step began from, so the reference's search reports one step behind the image
-    image: torch.Tensor  # the leading dummy [3, 32, 32] (not a copy: clone it to keep it)
+    loss: float  # the newest matching loss computed (NaN before the first evaluation)
+    loss_step: int  # the step whose dummy that loss belongs to: torch.optim.LBFGS reports the loss its
+    # step began from, so the reference's search is one step behind the image (loss_step = step - 1)
+    image: torch.Tensor  # the leading dummy [3, 32, 32] (not a copy: clone it to keep it); with restarts,
+    # the restart whose matching loss is lowest so far (the final winner may differ)
     label: int  # the leading dummy's label (inferred, or the arg-max of the optimised soft label)
 
 
@@ -32,7 +34,8 @@ class Problem:
     """One attack's input. ``dummy_image`` [B, 3, 32, 32] and ``dummy_label`` [B, classes]
     (logits, or ``None`` where the recipe infers the label) are the start; ``steps`` outer
     steps; the dummies of the steps in ``keep`` become snapshots; ``on_step(progress)`` at
-    the start (step 0) and after each outer step (a :class:`Progress`);
+    the start (step 0) and after each outer step of a search (a :class:`Progress`; the closed
+    form has no steps and reports none);
     ``checkpoint()`` before every matching-loss evaluation: an exception raised there
     abandons the attack (how a live demo stops a run at once)."""
 

@@ -48,7 +48,8 @@ def batched_restarts(problem: Problem) -> Result:
         """The leading restart so far: the lowest finite matching loss."""
         finite = torch.where(torch.isfinite(losses), losses, torch.full_like(losses, math.inf))
         best = int(finite.argmin())
-        on_step(Progress(step, float(losses[best]) if math.isfinite(float(finite[best])) else math.nan, x[best], label_index))
+        on_step(Progress(step, float(losses[best]) if math.isfinite(float(finite[best])) else math.nan, step, x[best],
+                         label_index))
 
     start = time.perf_counter()
     run = minimise(

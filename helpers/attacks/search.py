@@ -67,7 +67,7 @@ def search(problem: Problem) -> Result:
     start = time.perf_counter()
     snapshots = {0: x.detach()[0].clone()} if 0 in keep else {}
     if on_step is not None:
-        on_step(Progress(0, math.nan, x.detach()[0], int(soft_label()[0].argmax())))  # its loss: computed by step 1
+        on_step(Progress(0, math.nan, -1, x.detach()[0], int(soft_label()[0].argmax())))  # no loss computed yet
     losses: list[float] = []
     taken = 0
     for taken in range(1, steps + 1):
@@ -75,7 +75,7 @@ def search(problem: Problem) -> Result:
         if taken in keep:
             snapshots[taken] = x.detach()[0].clone()
         if on_step is not None:
-            on_step(Progress(taken, losses[-1], x.detach()[0], int(soft_label()[0].argmax())))
+            on_step(Progress(taken, losses[-1], taken - 1, x.detach()[0], int(soft_label()[0].argmax())))
         if not math.isfinite(losses[-1]) or not torch.isfinite(x).all():
             break
         if recipe.tolerance and losses[-1] <= recipe.tolerance:

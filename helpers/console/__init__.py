@@ -5,7 +5,7 @@ you watch, streamed step by step and stoppable at once.
         -> app (the ipywidgets console: controls, a worker thread, a static view)
 """
 
-from .app import AttackConsole
+from .app import TARGETS, AttackConsole
 from .stream import Frame, Request, defended_frame, final_frame, stream_attack
 
-__all__ = ["AttackConsole", "Frame", "Request", "defended_frame", "final_frame", "stream_attack"]
+__all__ = ["TARGETS", "AttackConsole", "Frame", "Request", "defended_frame", "final_frame", "stream_attack"]

@@ -26,6 +26,10 @@ from .stream import STOPPED, Frame, Request, final_frame, stream_attack
 from .view import STATUS_COLOR, ConsoleView, metrics_line, status_line
 
 Known = Callable[[Request], "Trial | Frame | None"]
+# How fast the console must answer, in seconds (benchmarks/console_latency.py measures them; the
+# browser test checks what a page sees): the new run's first frame after a change, the closed
+# form's final frame, the longest gap between frames of a search, and the old attack's end.
+TARGETS = {"first frame": 1.0, "closed-form finished": 2.0, "frame interval": 2.0, "stop": 0.5}
 
 
 @dataclass
@@ -67,9 +71,10 @@ class AttackConsole:
         self.runner = LiveRunner(self._show, self._failed)
         self.shown: list[Shown] = []  # every frame that reached the view (the benchmark and tests read it)
         self.last: Frame | None = None
+        self.last_run = 0  # the run whose frame self.last is
         self.png = b""
-        self.controls = Controls(list(examples) if examples is not None else load_sample_set(), self.run,
-                                 lambda text: self._set_status(text, STATUS_COLOR["diverged"]), seed=seed,
+        self.controls = Controls(list(examples) if examples is not None else load_sample_set(), self.run, self._refuse,
+                                 seed=seed,
                                  recipe=recipe, steps=steps, defence=defence, shown=controls, seed_range=seed_range)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play", layout=w.Layout(width="90px"))
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", layout=w.Layout(width="90px"))
@@ -96,8 +101,7 @@ class AttackConsole:
         try:
             request = self.request()
         except (DataError, ValueError) as error:
-            self.runner.stop()
-            self._set_status(f"cannot run: {error}", STATUS_COLOR["diverged"])
+            self._refuse(f"cannot run: {error}")
             return None
         stored = self.known(request) if self.known is not None else None
         if stored is not None:
@@ -106,19 +110,24 @@ class AttackConsole:
             request, lambda frame: self._emit(run, frame), run.checkpoint, interval=self.interval))
 
     def stop(self) -> None:
-        """Cancel the running attack; its thread ends at the attack's next evaluation."""
+        """Cancel the running attack; its thread ends at the attack's next evaluation (the closed
+        form: its next layer). The view keeps the last frame, marked stopped."""
         run = self.runner.stop()
-        if run is not None and self.last is not None and not self.last.done and self.last.request is not None:
+        if run is None or run.ended is not None:
+            return
+        if self.last is not None and self.last_run == run.number and not self.last.done:
             stopped = replace(self.last, status=STOPPED)
             self._draw(stopped, self.view.render(stopped), run.number)
+        else:  # stopped before its first frame: the view still shows an earlier run
+            self._set_status("stopped before the attack's first frame", STATUS_COLOR[STOPPED])
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the running attack to end; returns whether it has."""
         return self.runner.wait(timeout)
 
-    def close(self) -> None:
-        """Stop the attack and its thread (nothing left running)."""
-        self.runner.close()
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the attack and wait for its thread; returns whether nothing is left running."""
+        return self.runner.close(timeout)
 
     def set(self, **values: Any) -> None:
         """Move controls as a person would (``seed=``, ``recipe=``, ``steps=``, ``defence=``,
@@ -129,7 +138,9 @@ class AttackConsole:
 
     def show(self, wait: bool = True) -> "AttackConsole":
         """Display the console and run the attack its controls describe. With ``wait`` the
-        cell waits for that first run, then leaves its final view as the static picture."""
+        cell waits for that first run, then leaves its final view as the static picture; while it
+        waits the kernel is busy, so the controls (Stop included) answer once that run is done.
+        Keep the first run short."""
         from IPython.display import display
 
         handle = display(self, display_id=True)
@@ -161,19 +172,24 @@ class AttackConsole:
         self._draw(frame, png, run.number)
 
     def _draw(self, frame: Frame, png: bytes, number: int) -> None:
-        self.last, self.png = frame, png
+        self.last, self.last_run, self.png = frame, number, png
         self.picture.value = png
         self._set_status(f"{frame.request.describe()}\n{status_line(frame)} · {metrics_line(frame)}",
                          STATUS_COLOR.get(frame.status, "black"))
         note = [self.controls.data_note]
-        if frame.done and not frame.stored and frame.request.command():
-            note.append(f"The same attack from a terminal: <code>{html.escape(frame.request.command())}</code>")
+        if frame.done and not frame.stored and frame.request.command(frame.threads):
+            note.append(f"The same attack from a terminal: <code>{html.escape(frame.request.command(frame.threads))}</code>")
         self.note.value = "<br>".join(note)
         self.shown.append(Shown(time.perf_counter(), number, frame))
         del self.shown[:-2000]
 
     def _failed(self, run: Run, error: BaseException) -> None:
         self._set_status(f"error: {type(error).__name__}: {error}", STATUS_COLOR["diverged"])
+
+    def _refuse(self, text: str) -> None:
+        """Bad input: stop what runs (so no frame overwrites the message) and say why in one line."""
+        self.stop()
+        self._set_status(text, STATUS_COLOR["diverged"])
 
     def _set_status(self, text: str, color: str) -> None:
         lines = "<br>".join(html.escape(line) for line in text.split("\n"))

@@ -7,15 +7,15 @@ One person's change is one call of ``on_change``: the controls move their own li
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..attacks import RECIPES, Recipe, get_recipe
 from .stream import Request
 from ..data import CIFAR100_CLASSES, DataError, Example, cifar100_available, data_dir, load_cifar100, load_image_bytes
 
 CONTROLS = ("image", "seed", "recipe", "steps", "defence")
-MAX_SEED = 2**32 - 1
 DEFENCES = {"none": "none", "Gaussian noise": "noise", "Laplacian noise": "laplace", "pruning": "prune",
             "fp16": "fp16", "int8": "int8"}
 STRENGTHS = {  # the strength slider's stops per defence (noise: the variance added to every entry)
@@ -39,7 +39,8 @@ class Controls:
             raise ValueError(f"unknown controls {sorted(unknown)}; choose from {CONTROLS}")
         self.on_change, self.on_error = on_change, on_error
         self.uploaded: Example | None = None
-        self._quiet = False  # set while the controls move their own widgets (one change, one run)
+        self.quiet = False  # set while widgets are moved without starting runs (see quietly())
+        self._cifar: dict[int, Example] = {}  # CIFAR-100 images already read, by index
         self.has_cifar = cifar100_available()
         where = data_dir()
         self.data_note = (f"CIFAR-100 found in {where}: pick 'CIFAR-100 train image' to attack any of its images."
@@ -61,8 +62,8 @@ class Controls:
         self.upload_label = w.Dropdown(options=[(f"{i} {c}", i) for i, c in enumerate(CIFAR100_CLASSES)], value=0,
                                        description="its class", style=style, layout=w.Layout(width="240px", display="none"))
         low, high = seed_range
-        self.seed = w.BoundedIntText(value=seed, min=0, max=MAX_SEED, description="seed", style=style,
-                                     layout=w.Layout(width="250px"))
+        self.seed = w.IntText(value=seed, description="seed", style=style,  # not bounded: a bad seed gets a message
+                              layout=w.Layout(width="250px"))
         self.seed_slider = w.IntSlider(value=min(max(seed, low), high), min=low, max=high, description="seeds",
                                        continuous_update=False, style=style, layout=layout)
         recipe = get_recipe(recipe)
@@ -114,10 +115,22 @@ class Controls:
         return Request(self.example(), int(self.seed.value), recipe, int(self.steps.value) if searched else None,
                        defence)
 
+    @contextmanager
+    def quietly(self) -> Iterator[None]:
+        """Move widgets without starting a run (nests: the previous state comes back)."""
+        before, self.quiet = self.quiet, True
+        try:
+            yield
+        finally:
+            self.quiet = before
+
     def example(self) -> Example:
         source, index = self.image.value
         if source == "cifar":
-            return load_cifar100(int(self.cifar_index.value))
+            position = int(self.cifar_index.value)
+            if position not in self._cifar:  # torchvision reads and checks the whole file: once per index
+                self._cifar[position] = load_cifar100(position)
+            return self._cifar[position]
         if source == "upload":
             if self.uploaded is None:
                 raise DataError("no image uploaded yet: use the upload button")
@@ -126,32 +139,26 @@ class Controls:
 
     def _changed(self, change: dict) -> None:
         self._follow()
-        if not self._quiet:
+        if not self.quiet:
             self.on_change()
 
     def _seed_typed(self, change: dict) -> None:
         low, high = self.seed_slider.min, self.seed_slider.max
         if low <= change["new"] <= high and self.seed_slider.value != change["new"]:
-            self._quiet = True
-            try:
+            with self.quietly():
                 self.seed_slider.value = change["new"]
-            finally:
-                self._quiet = False
-        if not self._quiet:
+        if not self.quiet:
             self.on_change()
 
     def _seed_slid(self, change: dict) -> None:
-        if not self._quiet:
+        if not self.quiet:
             self.seed.value = change["new"]  # the box's observer starts the run
 
     def _defence_changed(self, change: dict) -> None:
         options = STRENGTHS.get(change["new"], ["-"])
-        self._quiet = True
-        try:
+        with self.quietly():
             self.strength.options = options
             self.strength.value = options[len(options) // 2]
-        finally:
-            self._quiet = False
         self._changed(change)
 
     def _uploaded(self, change: dict) -> None:

@@ -60,8 +60,10 @@ class Request:
         defended = "" if self.defence == "none" else f" · defence {self.defence}"
         return f"{self.example.name} · seed {self.seed} · {self.recipe_name} · {self.iterations} steps{defended}"
 
-    def command(self) -> str:
-        """The same attack from the command line ("" for a recipe made in a notebook, which it does not know)."""
+    def command(self, threads: int = 1) -> str:
+        """The same attack from the command line, on ``threads`` torch threads (the count changes
+        the float rounding, so the same count gives the same numbers); "" for a recipe made in a
+        notebook, which the command line does not know."""
         if RECIPES.get(self.recipe_name) != get_recipe(self.recipe):
             return ""
         source, _, index = self.example.name.partition(":")
@@ -73,9 +75,10 @@ class Request:
             where = f"--index {sample_names().index(index)}"
         else:  # an uploaded or other file: the command line reads it from disk, with the label given
             where = f"--image PATH --label {self.example.label}"
-        steps = "" if self.steps is None else f" --iterations {self.steps}"
+        steps = "" if self.steps is None else f" --iters {self.steps}"
         defence = "" if self.defence == "none" else f" --defence {self.defence}"
-        return f"python -m helpers attack {where} --seed {self.seed} --recipe {self.recipe_name}{steps}{defence} --json"
+        return (f"python -m helpers attack {where} --seed {self.seed} --recipe {self.recipe_name}{steps}{defence} "
+                f"--threads {threads} --json")
 
 
 @dataclass
@@ -94,6 +97,7 @@ class Frame:
     reason: str = ""
     seconds: float = 0.0  # since the run started
     stored: bool = False  # replayed from results computed earlier, not run now
+    threads: int = 1  # torch threads the run computed with
     trial: Trial | None = field(default=None, repr=False)
 
     @property
@@ -113,37 +117,40 @@ def stream_attack(
     called before every matching-loss evaluation and may raise to stop the run."""
     example = request.example
     start = time.perf_counter()
-    losses: list[float] = []
+    threads = torch.get_num_threads()
+    known: dict[int, float] = {}  # step -> matching loss of that step's dummy
     last = [-math.inf]
 
     def seconds() -> float:
         return time.perf_counter() - start
 
-    emit(Frame(request, 0, request.iterations, [], None, seconds=seconds()))
+    emit(Frame(request, 0, request.iterations, [], None, seconds=seconds(), threads=threads))
 
     def on_step(progress: Progress) -> None:
-        losses.append(progress.loss)
+        if progress.loss_step >= 0:
+            known[progress.loss_step] = progress.loss
         now = time.perf_counter()
         if progress.step > 1 and now - last[0] < interval:
             return
         last[0] = now
         image = progress.image.detach().cpu().clone()
         metrics = evaluate(image, progress.label, example.image, example.label)
-        emit(Frame(request, progress.step, request.iterations, list(losses), image, metrics.psnr, metrics.ssim,
-                   progress.label, seconds=seconds()))
+        losses = [known.get(step, math.nan) for step in range(progress.step + 1)]
+        emit(Frame(request, progress.step, request.iterations, losses, image, metrics.psnr, metrics.ssim,
+                   progress.label, seconds=seconds(), threads=threads))
 
     trial = attack_example(example, request.seed, request.recipe, iterations=request.steps,
                            defence=request.gradient_defence(), on_step=on_step, checkpoint=checkpoint)
-    emit(final_frame(request, trial, seconds()))
+    emit(final_frame(request, trial, seconds(), threads=threads))
     return trial
 
 
-def final_frame(request: Request, trial: Trial, seconds: float, stored: bool = False) -> Frame:
+def final_frame(request: Request, trial: Trial, seconds: float, stored: bool = False, threads: int = 1) -> Frame:
     """The frame of a finished run: its last dummy (none if it diverged), its metrics, status and reason."""
     result, metrics = trial.result, trial.metrics
     dummy = None if result.diverged else result.image[0].detach().cpu().clone()
     return Frame(request, result.iterations, request.iterations, list(result.losses), dummy, metrics.psnr,
-                 metrics.ssim, metrics.label_recovered, result.status, result.reason, seconds, stored, trial)
+                 metrics.ssim, metrics.label_recovered, result.status, result.reason, seconds, stored, threads, trial)
 
 
 def defended_frame(request: Request, run: DefenceRun) -> Frame:

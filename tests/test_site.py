@@ -1,0 +1,23 @@
+"""The static edition: a notebook becomes a page with its figures, and a console cell its picture."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_console_page_shows_its_last_view_as_a_picture(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_site.py"), "--out", str(tmp_path),
+                           str(ROOT / "notebooks" / "00_console.ipynb")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "00_console.html").read_text()
+    assert "data:image/png;base64," in page  # the console's view, saved beside the widget
+    assert "widget-view+json" not in page  # no empty widget placeholder for a reader without a kernel
+    assert 'href="00_console.html"' in (tmp_path / "index.html").read_text()
+
+
+def test_a_missing_notebook_is_one_line_and_exit_2(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_site.py"), "--out", str(tmp_path), "nope.ipynb"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip() == "build_site: no such notebook: nope.ipynb"
