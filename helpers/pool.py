@@ -10,6 +10,8 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
@@ -72,7 +74,8 @@ def _pool(workers: int, arithmetic: str | None = None) -> ProcessPoolExecutor:
         _close_pool()
         # spawn, not fork: forking a process that already ran torch's thread pools can hang
         context = multiprocessing.get_context("spawn")
-        _POOL[key] = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
+        _POOL[key] = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                         initargs=(os.getpid(),))
     return _POOL[key]
 
 
@@ -100,11 +103,21 @@ def _spawn_environment(arithmetic: str | None):
                 os.environ[name] = value
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     """One torch thread per worker; Ctrl-C (or a notebook kernel's interrupt and shutdown) is the
-    parent's to handle, so an idle worker does not print a KeyboardInterrupt traceback."""
+    parent's to handle, so an idle worker does not print a KeyboardInterrupt traceback. A worker
+    whose parent is killed outright (a kernel restarted by force, a test's cleanup) exits too,
+    instead of being left running with no one to feed it (``parent``: its pid, taken in the
+    parent, since a worker still starting when the parent dies would only see its new one)."""
     torch.set_num_threads(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)  # the parent is gone: this worker was re-parented
 
 
 def _close_pool(cancel: bool = False) -> None:

@@ -1,42 +1,112 @@
 """Execute notebooks top to bottom in a fresh kernel, in place, the way they are committed.
 
     python scripts/execute_notebooks.py notebooks/*.ipynb
+    python scripts/execute_notebooks.py --readme README.md notebooks/*.ipynb   # also rewrite the runtime table
 
 Saved widget state is stripped (GitHub will not render a notebook that carries it),
-progress bars are disabled, and the kernel is ``python3``.
+progress bars are disabled, and the kernel is ``python3``. Each run records the wall time of
+every notebook and of every cell in ``results/notebook_timings.json`` (with the date, the
+machine and torch's version); with ``--readme`` the README's runtime column is rewritten from
+that file, so the runtimes the project states have one measured source.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import re
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
+ROOT = Path(__file__).resolve().parents[1]
+TIMINGS = ROOT / "results" / "notebook_timings.json"
 
-def execute(path: Path, timeout: int = 600) -> float:
+
+def cell_seconds(cell: nbformat.NotebookNode) -> float | None:
+    """A code cell's wall time from nbclient's timestamps (None if it did not run)."""
+    stamps = cell.metadata.get("execution", {})
+    start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+    if not (start and end):
+        return None
+    parse = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    return round((parse(end) - parse(start)).total_seconds(), 2)
+
+
+def execute(path: Path, timeout: int = 600) -> dict:
+    """Run one notebook in place; returns its wall time and every code cell's."""
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     start = time.perf_counter()
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    cells = []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+            cells.append({"cell": index, "seconds": cell_seconds(cell), "code": first[:80]})
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:  # run timestamps only make diffs noisy
         cell.metadata.pop("execution", None)
     nbformat.write(notebook, path)
-    return time.perf_counter() - start
+    return {"seconds": round(seconds, 1), "cells": cells}
 
 
-def main(paths: list[str]) -> int:
+def machine() -> str:
+    from helpers.arithmetic import cpu_model
+
+    import torch
+
+    return f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def record(results: dict[str, dict], command: str) -> dict:
+    """Merge this run's timings into the timings file (one entry per notebook)."""
+    stored = json.loads(TIMINGS.read_text()) if TIMINGS.is_file() else {"notebooks": {}}
+    stamp = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), "command": command}
+    for name, timing in results.items():
+        stored["notebooks"][name] = stamp | timing
+    stored["notebooks"] = dict(sorted(stored["notebooks"].items()))
+    TIMINGS.parent.mkdir(exist_ok=True)
+    TIMINGS.write_text(json.dumps(stored, indent=1) + "\n")
+    return stored
+
+
+def rewrite_readme(readme: Path, stored: dict) -> None:
+    """Set the runtime column of the README's notebook table, and its total, from the timings file."""
+    text = readme.read_text()
+    notebooks = stored["notebooks"]
+    for name, timing in notebooks.items():
+        pattern = re.compile(rf"^(\| [^|]+ \| \[`{re.escape(name)}`\][^\n]*\| )\d+ s \|$", re.M)
+        text = pattern.sub(lambda m: f"{m.group(1)}{round(timing['seconds'])} s |", text)
+    total = round(sum(t["seconds"] for t in notebooks.values()))
+    text = re.sub(r"\d+ s, about \d+ minutes, for the whole series", f"{total} s, about {round(total / 60)} minutes, "
+                  "for the whole series", text)
+    readme.write_text(text)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*")
+    parser.add_argument("--readme", help="rewrite this README's runtime table from the timings")
+    args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
-    notebooks = [Path(p) for p in paths if p.endswith(".ipynb") and Path(p).is_file()]
+    notebooks = [Path(p) for p in args.notebooks if p.endswith(".ipynb") and Path(p).is_file()]
     if not notebooks:
         print("no notebooks to execute")
         return 0
+    results = {}
     for path in notebooks:
-        print(f"{path}: {execute(path):.1f} s", flush=True)
+        results[path.stem] = execute(path)
+        print(f"{path}: {results[path.stem]['seconds']:.1f} s", flush=True)
+    stored = record(results, "python scripts/execute_notebooks.py " + " ".join(argv))
+    if args.readme:
+        rewrite_readme(Path(args.readme), stored)
     return 0
 
 

@@ -66,3 +66,33 @@ def test_another_arithmetic_replaces_the_pool_and_closing_ends_its_workers():
     pool_module._close_pool()
     assert pool_module._POOL == {}
     assert plain and portable and not any(p.is_alive() for p in plain + portable)
+
+
+def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
+    """A kernel killed outright must not leave its sweep workers running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\n"
+        "import helpers.pool as pool\n"
+        "if __name__ == '__main__':\n"
+        "    print(pool.parallel_map(abs, [0, 0], workers=2), flush=True)\n"
+        "    print(' '.join(str(p.pid) for live in pool._POOL.values() for p in live._processes.values()), flush=True)\n"
+        "    time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        parent.stdout.readline()
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(os.path.exists(f"/proc/{pid}") for pid in workers)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+    deadline = time.time() + 20
+    while any(os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2] for pid in workers):
+        assert time.time() < deadline, "a pool worker outlived its killed parent"
+        time.sleep(0.2)

@@ -88,6 +88,7 @@ def server(command: list[str], home: Path, port: int):
                 time.sleep(0.5)
         yield process
     finally:
+        groups = {_group(pid) for pid in kernels_under(home / "runtime")} - {None, os.getpgid(0)}  # kernels + workers
         process.send_signal(signal.SIGINT)
         for _ in range(2):  # Jupyter asks for a second ^C to shut down
             time.sleep(0.5)
@@ -102,9 +103,20 @@ def server(command: list[str], home: Path, port: int):
             if not kernels_under(home / "runtime"):
                 break
             time.sleep(0.5)
-        for pid in kernels_under(home / "runtime"):
-            os.kill(pid, signal.SIGKILL)
+        for group in groups:  # whatever is left of each kernel's process group (sweep workers included)
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         log.close()
+
+
+def _group(pid: int) -> int | None:
+    """A process's group (a kernel runs in its own, with the sweep workers it starts), if it still lives."""
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def root_flag() -> list[str]:
