@@ -38,7 +38,7 @@ site: setup
 	$(PY) scripts/build_site.py --out build/site
 
 run: setup
-	$(PY) scripts/execute_notebooks.py --readme README.md notebooks/*.ipynb
+	$(PY) scripts/execute_notebooks.py --readme README.md --guide docs/seminar.md notebooks/*.ipynb
 
 # The instruction-set variables of helpers.arithmetic's portable setting: a second machine's rounding
 PORTABLE := ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE

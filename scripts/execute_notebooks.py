@@ -1,13 +1,14 @@
 """Execute notebooks top to bottom in a fresh kernel, in place, the way they are committed.
 
     python scripts/execute_notebooks.py notebooks/*.ipynb
-    python scripts/execute_notebooks.py --readme README.md notebooks/*.ipynb   # also rewrite the runtime table
+    python scripts/execute_notebooks.py --readme README.md --guide docs/seminar.md notebooks/*.ipynb
 
 Saved widget state is stripped (GitHub will not render a notebook that carries it),
 progress bars are disabled, and the kernel is ``python3``. Each run records the wall time of
 every notebook and of every cell in ``results/notebook_timings.json`` (with the date, the
 machine and torch's version); with ``--readme`` the README's runtime column is rewritten from
-that file, so the runtimes the project states have one measured source.
+that file, and with ``--guide`` the seminar guide's timing table, so the runtimes the project
+states have one measured source.
 """
 
 from __future__ import annotations
@@ -90,10 +91,34 @@ def rewrite_readme(readme: Path, stored: dict) -> None:
     readme.write_text(text)
 
 
+GUIDE_START, GUIDE_END = "<!-- timings:start -->", "<!-- timings:end -->"
+
+
+def timing_table(stored: dict) -> str:
+    """The seminar guide's table: each notebook's run and its three slowest cells."""
+    notebooks = stored["notebooks"]
+    machines = sorted({t["machine"] for t in notebooks.values()})
+    dates = sorted(t["date"][:10] for t in notebooks.values())
+    lines = [f"Measured on {'; '.join(machines)}, {dates[0]} to {dates[-1]}.", "",
+             "| notebook | whole run (s) | slowest cells: seconds, first line of code |", "|---|---|---|"]
+    for name, timing in notebooks.items():
+        slow = sorted((c for c in timing["cells"] if c["seconds"] is not None), key=lambda c: -c["seconds"])[:3]
+        cells = "; ".join(f"{c['seconds']:.1f} s `{c['code'].replace('|', '/').replace('`', '')}`" for c in slow)
+        lines.append(f"| {name} | {timing['seconds']:.0f} | {cells} |")
+    return "\n".join(lines)
+
+
+def rewrite_guide(guide: Path, stored: dict) -> None:
+    text = guide.read_text()
+    start, end = text.index(GUIDE_START) + len(GUIDE_START), text.index(GUIDE_END)
+    guide.write_text(text[:start] + "\n" + timing_table(stored) + "\n" + text[end:])
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*")
     parser.add_argument("--readme", help="rewrite this README's runtime table from the timings")
+    parser.add_argument("--guide", help="rewrite this seminar guide's timing table from the timings")
     args = parser.parse_args(argv)
     os.environ.setdefault("TQDM_DISABLE", "1")
     notebooks = [Path(p) for p in args.notebooks if p.endswith(".ipynb") and Path(p).is_file()]
@@ -107,6 +132,8 @@ def main(argv: list[str]) -> int:
     stored = record(results, "python scripts/execute_notebooks.py " + " ".join(argv))
     if args.readme:
         rewrite_readme(Path(args.readme), stored)
+    if args.guide:
+        rewrite_guide(Path(args.guide), stored)
     return 0
 
 

@@ -21,3 +21,21 @@ def test_a_missing_notebook_is_one_line_and_exit_2(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_site.py"), "--out", str(tmp_path), "nope.ipynb"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.strip() == "build_site: no such notebook: nope.ipynb"
+
+
+def test_the_stated_runtimes_are_the_measured_ones():
+    """The README's runtime column and the seminar guide's table are written from the timings file."""
+    import importlib.util
+    import json
+    import re
+
+    spec = importlib.util.spec_from_file_location("execute_notebooks", ROOT / "scripts" / "execute_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stored = json.loads((ROOT / "results" / "notebook_timings.json").read_text())
+    guide = (ROOT / "docs" / "seminar.md").read_text()
+    assert module.timing_table(stored) in guide
+    readme = (ROOT / "README.md").read_text()
+    for name, timing in stored["notebooks"].items():
+        row = re.search(rf"^\| [^|]+ \| \[`{re.escape(name)}`\].*\| (\d+) s \|$", readme, re.M)
+        assert row and int(row.group(1)) == round(timing["seconds"]), name
