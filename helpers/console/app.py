@@ -46,8 +46,9 @@ class AttackConsole:
 
     ``examples``: the images offered (default: the bundled sample; CIFAR-100 by index when
     it is on disk; an upload); ``controls``: which inputs to show (the others keep their
-    starting values); ``known(request)``: a stored :class:`~helpers.experiments.Trial` to
-    replay for a request, or ``None`` to run it."""
+    starting values); ``known(request)``: a stored :class:`~helpers.experiments.Trial` (or a
+    ready :class:`~.stream.Frame`, e.g. :func:`~.stream.defended_frame`) to replay for a
+    request, or ``None`` to run it."""
 
     def __init__(
         self,
@@ -73,9 +74,9 @@ class AttackConsole:
         self.last: Frame | None = None
         self.last_run = 0  # the run whose frame self.last is
         self.png = b""
-        self.controls = Controls(list(examples) if examples is not None else load_sample_set(), self.run, self._refuse,
-                                 seed=seed,
-                                 recipe=recipe, steps=steps, defence=defence, shown=controls, seed_range=seed_range)
+        images = list(examples) if examples is not None else load_sample_set()
+        self.controls = Controls(images, self.run, self._refuse, seed=seed, recipe=recipe, steps=steps, defence=defence,
+                                 shown=controls, seed_range=seed_range)
         self.run_button = w.Button(description="Run", button_style="primary", icon="play", layout=w.Layout(width="90px"))
         self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", layout=w.Layout(width="90px"))
         self.status = w.HTML()
@@ -134,7 +135,11 @@ class AttackConsole:
         ``strength=``, ``image=`` an index into the images): each change starts a run."""
         for name, value in values.items():
             widget = getattr(self.controls, name)
-            widget.value = {"image": lambda: ("example", value), "recipe": lambda: get_recipe(value)}.get(name, lambda: value)()
+            if name == "image":
+                value = ("example", value)
+            elif name == "recipe":
+                value = get_recipe(value)
+            widget.value = value
 
     def show(self, wait: bool = True) -> "AttackConsole":
         """Display the console and run the attack its controls describe. With ``wait`` the
