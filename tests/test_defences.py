@@ -197,7 +197,7 @@ def test_cli_defence_json(capsys):
         (["attack", "--seed", "1", "--defence", "batch=2", "--image", "x.png"], "several images"),
         (["attack", "--seed", "1", "--defence", "batch=2", "--index", "7"], "bundled ones are 0..7"),
         (["attack", "--seed", "1", "--defence", "noise=1e-3", "--out", "somewhere"], "--out"),
-        (["attack", "--seed", "1", "--defence", "batch=2", "--recipe", "idlg"], "needs --recipe dlg"),
+        (["attack", "--seed", "1", "--defence", "batch=2", "--recipe", "robust"], "needs --recipe dlg or idlg"),
         (["sweep", "--seeds", "1", "--defence", "noise=1e-3", "--all-samples"], "drop --all-samples"),
         (["sweep", "--seeds", "1", "--defence", "fp16=2"], "takes no value"),
     ],

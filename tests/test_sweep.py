@@ -96,3 +96,20 @@ def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
     while any(os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2] for pid in workers):
         assert time.time() < deadline, "a pool worker outlived its killed parent"
         time.sleep(0.2)
+
+
+def test_a_batch_is_attacked_by_a_search_with_one_row_per_image():
+    """dlg and idlg (labels read off the batch's negative rows) attack a batch; the restarts and
+    the closed form, which recover one image, are refused with a reason."""
+    import pytest
+
+    from helpers.data import load_sample_set
+    from helpers.experiments import attack_shared, attacks_batches, defended_attack, LocalBatch
+
+    batch = load_sample_set()[:2]
+    assert attacks_batches("dlg") and attacks_batches("idlg")
+    assert not attacks_batches("robust") and not attacks_batches("closed-form")
+    run = defended_attack(batch, 0, LocalBatch(2), "idlg", iterations=2)
+    assert sorted(run.labels_recovered) == sorted(e.label for e in batch) and len(run.psnr) == 2
+    with pytest.raises(ValueError, match="recovers one image"):
+        attack_shared(batch, 0, "robust", iterations=1)

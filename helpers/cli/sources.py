@@ -8,6 +8,7 @@ import argparse
 import torch
 
 from ..attacks import RECIPES
+from ..experiments import attacks_batches
 from ..data import Example, check_label, load_cifar100, load_image, load_sample, sample_size
 from .parser import UsageError
 
@@ -48,8 +49,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def check_batch_recipe(size: int, recipe: str) -> None:
-    if size > 1 and (RECIPES[recipe].label != "joint" or RECIPES[recipe].restarts != 1):
-        raise UsageError(f"recipe {recipe} recovers one image; a batch of {size} needs --recipe dlg")
+    if size > 1 and not attacks_batches(RECIPES[recipe]):
+        raise UsageError(f"recipe {recipe} recovers one image; a batch of {size} needs --recipe dlg or idlg")
 
 
 def load_examples(args: argparse.Namespace, count: int) -> list[Example]:

@@ -44,9 +44,9 @@ def attack_shared(
     size = len(examples)
     if size == 0:
         raise ValueError("a trial needs at least one private image")
-    if size > 1 and (recipe.label != "joint" or recipe.restarts != 1):
-        raise ValueError(f"recipe {recipe.name!r} recovers one image with an inferred label; a batch of {size} "
-                         "needs a recipe that optimises one dummy row and label per image (dlg)")
+    if size > 1 and not attacks_batches(recipe):
+        raise ValueError(f"recipe {recipe.name!r} recovers one image; a batch of {size} needs a search with one "
+                         "dummy row per image (dlg, idlg, or a recipe made from them)")
     device = torch.device(device)
     rows = size if size > 1 else recipe.restarts  # one dummy row per image, or per restart
     setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device, batch=rows)
@@ -58,6 +58,14 @@ def attack_shared(
         return run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe,
                           iterations=iterations, snapshot_steps=snapshot_steps, on_step=on_step,
                           checkpoint=checkpoint)
+
+
+def attacks_batches(recipe: str | Recipe) -> bool:
+    """Whether a recipe can attack a local batch: the reference's search, one dummy row per
+    image, with each row's label optimised (dlg) or read off the gradient (idlg: the batch's
+    negative rows, :func:`helpers.gradients.infer_labels`)."""
+    recipe = get_recipe(recipe)
+    return recipe.optimiser == "torch-lbfgs" and recipe.restarts == 1
 
 
 @dataclass
