@@ -12,7 +12,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-TEST_CMD := $(PY) -m pytest tests/ --ignore=tests/browser $(wildcard notebooks/*.ipynb) --nbval-lax --nbval-current-env --nbval-cell-timeout=300
+TEST_CMD := $(PY) -m pytest tests/ --ignore=tests/browser $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb) --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 SEED ?= 78483847
 
 .PHONY: setup lab run demo site test test-native test-portable test-browser attack clean

@@ -1,5 +1,5 @@
-"""The series as static HTML, for readers without a kernel: every notebook as saved (outputs
-included; a console cell shows the PNG of its last view), plus an index page.
+"""The series as static HTML, for readers without a kernel: every notebook and solution as
+saved (outputs included; a console cell shows the PNG of its last view), plus an index page.
 
     python scripts/build_site.py                  # into build/site/
     python scripts/build_site.py --out DIR notebooks/00_console.ipynb
@@ -38,10 +38,12 @@ def build(notebooks: list[Path], out: Path) -> list[Path]:
     pages = []
     for notebook in notebooks:
         body, _ = exporter.from_filename(str(notebook))
-        page = out / f"{notebook.stem}.html"
+        folder = out / "solutions" if notebook.parent.name == "solutions" else out  # the notebooks' own layout
+        folder.mkdir(exist_ok=True)
+        page = folder / f"{notebook.stem}.html"
         page.write_text(body.replace(".ipynb\"", ".html\"").replace(".ipynb)", ".html)"))  # links between notebooks
         pages.append(page)
-    items = "\n".join(f'<li><a href="{p.name}">{html.escape(title_of(n))}</a></li>' for n, p in zip(notebooks, pages))
+    items = "\n".join(f'<li><a href="{p.relative_to(out)}">{html.escape(title_of(n))}</a></li>' for n, p in zip(notebooks, pages))
     (out / "index.html").write_text(
         "<!doctype html><meta charset='utf-8'><title>Deep Leakage from Gradients: the series</title>"
         "<style>body{font:18px/1.5 sans-serif;max-width:50em;margin:2em auto}</style>"
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebooks to include (default: every one in notebooks/)")
     parser.add_argument("--out", default=str(ROOT / "build" / "site"), help="output folder (default build/site)")
     args = parser.parse_args(argv)
-    notebooks = [Path(n) for n in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = [Path(n) for n in args.notebooks] or (sorted((ROOT / "notebooks").glob("*.ipynb"))
+                                                      + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb")))
     missing = [str(n) for n in notebooks if not n.is_file()]
     if missing:
         print(f"build_site: no such notebook: {', '.join(missing)}", file=sys.stderr)

@@ -96,7 +96,7 @@ GUIDE_START, GUIDE_END = "<!-- timings:start -->", "<!-- timings:end -->"
 
 def timing_table(stored: dict) -> str:
     """The seminar guide's table: each notebook's run and its three slowest cells."""
-    notebooks = stored["notebooks"]
+    notebooks = {name: t for name, t in stored["notebooks"].items() if not name.endswith("_solutions")}  # the series
     machines = sorted({t["machine"] for t in notebooks.values()})
     dates = sorted(t["date"][:10] for t in notebooks.values())
     lines = [f"Measured on {'; '.join(machines)}, {dates[0]} to {dates[-1]}.", "",
