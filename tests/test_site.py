@@ -37,5 +37,7 @@ def test_the_stated_runtimes_are_the_measured_ones():
     assert module.timing_table(stored) in guide
     readme = (ROOT / "README.md").read_text()
     for name, timing in stored["notebooks"].items():
+        if name.endswith("_solutions"):
+            continue  # the README's table lists the series; the solutions are timed in the same file
         row = re.search(rf"^\| [^|]+ \| \[`{re.escape(name)}`\].*\| (\d+) s \|$", readme, re.M)
         assert row and int(row.group(1)) == round(timing["seconds"]), name
