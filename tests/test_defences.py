@@ -159,8 +159,8 @@ def test_defended_attack_tiny_and_batch_of_one_is_the_single_attack():
     assert run.grad_loss == single.result.grad_loss and run.status == single.result.status
     batch = E.defended_attack(load_sample_set()[:2], SEED, E.LocalBatch(2), "dlg", iterations=1)
     assert len(batch.psnr) == 2 and sorted(batch.pairing) == [0, 1] and batch.reconstruction.shape == (2, 3, 32, 32)
-    with pytest.raises(ValueError):
-        E.defended_attack(load_sample_set()[:2], SEED, E.LocalBatch(2), "idlg", iterations=1)
+    with pytest.raises(ValueError, match="recovers one image"):  # restarts recover one image, not a batch
+        E.defended_attack(load_sample_set()[:2], SEED, E.LocalBatch(2), "robust", iterations=1)
 
 
 def test_defended_attack_with_restarts_matches_attack_example():
