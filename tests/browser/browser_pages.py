@@ -126,13 +126,21 @@ def root_flag() -> list[str]:
 # ----------------------------------------------------------------------------- page helpers
 
 
+PROMPTS = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim())"
+
+
 def wait_idle(page, timeout: float = 120) -> None:
-    """Until every code cell has run (no ``[*]`` prompt, every prompt numbered)."""
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
-            return prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t));
-        }""", timeout=timeout * 1000, polling=500)
+    """Until every code cell has run (no ``[*]`` prompt, every prompt numbered). On a timeout
+    the page is kept as a screenshot and the prompts go into the error."""
+    try:
+        page.wait_for_function(
+            """() => {
+                const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
+                return prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t));
+            }""", timeout=timeout * 1000, polling=500)
+    except Exception as error:
+        page.screenshot(path=str(ARTIFACTS / "failure_wait_idle.png"), full_page=True)
+        raise AssertionError(f"cells did not all run; prompts: {page.evaluate(PROMPTS)}") from error
 
 
 def wait_kernel_idle(page) -> None:
@@ -141,9 +149,22 @@ def wait_kernel_idle(page) -> None:
                            polling=250)
 
 
-def run_all_from_menu(page) -> None:
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+def run_all_from_menu(page, attempts: int = 3) -> None:
+    """Run > Run All Cells, as a person would; tried again if no cell starts within 30 s (a
+    menu opened while the page was still settling can swallow the click)."""
+    started = """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                  .some(p => p.textContent.includes('*') || /\\[\\d+\\]/.test(p.textContent))"""
+    for attempt in range(attempts):
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=".ipynb").first.click()  # the notebook is current
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(started, timeout=30_000, polling=250)
+            return
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"run_all_attempt_{attempt + 1}.png"))
+            page.keyboard.press("Escape")
+    raise AssertionError(f"Run All Cells started no cell after {attempts} tries; prompts: {page.evaluate(PROMPTS)}")
 
 
 def assert_no_error(page) -> None:
