@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 
 import pytest
 from browser_pages import (ARTIFACTS, BIN, CHROMIUM, CHROMIUM_FLAGS, REPO, assert_no_error, browser_or_skip, free_port,
@@ -54,19 +55,26 @@ def workspace(tmp_path_factory):
 # ----------------------------------------------------------------------------- the tests
 
 
-def test_console_in_jupyterlab(browser, workspace, tmp_path):
+@contextmanager
+def notebook_run_in_lab(browser, workspace, home, notebook: str, timeout: float = 120):
+    """JupyterLab on 127.0.0.1 with a random token, ``notebook`` opened and run through
+    Run > Run All Cells as a person would; yields the page and when it was opened."""
     port, token = free_port(), os.urandom(16).hex()
     command = [str(BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workspace}", *root_flag()]
-    base = f"http://127.0.0.1:{port}"
-    with server(command, tmp_path, port):
+    with server(command, home, port):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         started = time.perf_counter()
-        page.goto(f"{base}/lab/tree/notebooks/00_console.ipynb?token={token}", timeout=120_000)
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/notebooks/{notebook}?token={token}", timeout=120_000)
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         wait_kernel_idle(page)
         run_all_from_menu(page)
-        wait_idle(page)
+        wait_idle(page, timeout=timeout)
+        yield page, started
+
+
+def test_console_in_jupyterlab(browser, workspace, tmp_path):
+    with notebook_run_in_lab(browser, workspace, tmp_path, "00_console.ipynb") as (page, started):
         page.wait_for_selector(".dlg-console-status", timeout=60_000)
         wait_done(page, 120)
         measured["console notebook ready (s)"] = round(time.perf_counter() - started, 1)
@@ -117,18 +125,7 @@ def test_console_in_jupyterlab(browser, workspace, tmp_path):
 
 
 def test_notebook_05_live_seed_slider(browser, workspace, tmp_path):
-    port, token = free_port(), os.urandom(16).hex()
-    command = [str(BIN / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workspace}", *root_flag()]
-    base = f"http://127.0.0.1:{port}"
-    with server(command, tmp_path, port):
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        started = time.perf_counter()
-        page.goto(f"{base}/lab/tree/notebooks/05_seed_sensitivity.ipynb?token={token}", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        wait_kernel_idle(page)
-        run_all_from_menu(page)
-        wait_idle(page, timeout=420)
+    with notebook_run_in_lab(browser, workspace, tmp_path, "05_seed_sensitivity.ipynb", timeout=420) as (page, started):
         measured["notebook 05 run all (s)"] = round(time.perf_counter() - started, 1)
         assert_no_error(page)
         page.locator(".dlg-console-status").first.scroll_into_view_if_needed()
