@@ -112,3 +112,29 @@ def test_text_output_reads_non_finite_numbers():
               "psnr": "Infinity", "ssim": None, "iterations": 0, "evals": 1, "seconds": 0.5}
     text = describe(record)
     assert "PSNR inf dB" in text and "SSIM n/a" in text and "final: inf" in text
+
+
+def test_sweep_at_records_loss_and_psnr_after_the_steps_asked(capsys):
+    from helpers.data import load_sample
+    from helpers.experiments import attack_example
+    from helpers.metrics import psnr
+
+    assert main(["sweep", "--seeds", "0", "--iters", "4", "--workers", "1", "--at", "2,1", "--json"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)["trials"]
+    trial = attack_example(load_sample(0), 0, "dlg", iterations=4, snapshot_steps=(1, 2))
+    assert list(record["at"]) == ["1", "2"]
+    for step in (1, 2):
+        assert record["at"][str(step)]["loss"] == trial.result.losses[step]
+        assert record["at"][str(step)]["psnr"] == psnr(trial.result.snapshots[step], load_sample(0).image)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--at", "1,x", "--json"], "expected steps like 1,10,100"),
+    (["--at", "-3", "--json"], "steps must be >= 0"),
+    (["--at", "5"], "needs --json"),
+    (["--at", "5", "--json", "--defence", "noise=1e-4"], "cannot be combined with --defence"),
+])
+def test_sweep_at_refuses_bad_input(argv, message, capsys):
+    assert main(["sweep", "--seeds", "0", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -149,18 +149,22 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.defence:
+        if args.at:
+            raise UsageError("--at records single-image trials; it cannot be combined with --defence")
         return run_defence_sweep_command(args, seeds)
     if args.save is not None:
         raise UsageError("--save needs --defence")
+    if args.at and not args.json:
+        raise UsageError("--at adds to each trial's JSON record; it needs --json")
     if args.all_samples:
         check_sources(args)
     examples = load_sample_set() if args.all_samples else [load_example(args)]
     trials, wall = timed_sweep(
         examples, seeds, args.recipe, iterations=args.iters, workers=args.workers, progress=sys.stderr.isatty(),
-        arithmetic=args.arithmetic, snapshot_steps=(),
+        arithmetic=args.arithmetic, snapshot_steps=args.at,
     )
     summary = summarise(trials)
-    records = [t.as_dict() for t in trials]
+    records = [t.as_dict() | ({"at": {str(step): t.at(step) for step in args.at}} if args.at else {}) for t in trials]
     if args.json:
         summary_record = {k: v for k, v in vars(summary).items()} | {"wall_seconds": round(wall, 2), "workers": args.workers,
                                                                      "arithmetic": args.arithmetic}

@@ -41,6 +41,17 @@ def non_negative(text: str) -> int:
     return value
 
 
+def step_list(text: str) -> tuple[int, ...]:
+    """``1,10,100``: distinct outer steps, each >= 0, in increasing order."""
+    try:
+        steps = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected steps like 1,10,100, got {text!r}") from None
+    if steps[0] < 0:
+        raise argparse.ArgumentTypeError(f"steps must be >= 0, got {steps[0]}")
+    return tuple(steps)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m helpers", description="Deep Leakage from Gradients from the command line.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -84,6 +95,8 @@ def build_parser() -> Parser:
                        "or prune=0.1,0.3 (repeat for several defences; see attack --defence)")
     sweep.add_argument("--save", type=Path, help="with --defence: write the runs to PATH.json and reconstructions to PATH.npz")
     sweep.add_argument("--arithmetic", choices=sorted(SETTINGS), help=ARITHMETIC_HELP)
+    sweep.add_argument("--at", type=step_list, default=(), metavar="STEPS",
+                       help="with --json: record each trial's matching loss and PSNR after these outer steps, e.g. 1,10,100")
 
     commands.add_parser("samples", parents=[common], help="list the bundled offline images")
     return parser

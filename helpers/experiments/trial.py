@@ -19,7 +19,7 @@ from ..attacks import DIVERGED, Checkpoint, Recipe, Result, StepHook, get_recipe
 from ..data import Example
 from ..defences import Defence
 from ..gradients import true_gradient
-from ..metrics import Metrics, evaluate
+from ..metrics import Metrics, evaluate, psnr
 from ..model import exact_cuda_matmul, seeded_setup
 
 
@@ -80,6 +80,20 @@ class Trial:
     @property
     def success(self) -> bool:
         return self.metrics.success and not self.result.diverged
+
+    def at(self, step: int) -> dict[str, float]:
+        """The matching loss and the leading dummy's PSNR after ``step`` outer steps (the final
+        ones if the run stopped earlier); needs ``step`` among the trial's ``snapshot_steps``
+        unless the run stopped before it. PSNR is NaN once the dummy is not finite."""
+        r = self.result
+        if step in r.snapshots:
+            image = r.snapshots[step]
+        elif step >= r.iterations:
+            image = r.image[0]
+        else:
+            raise ValueError(f"step {step} was not among the snapshot steps of this trial")
+        value = psnr(image, self.example.image) if torch.isfinite(image).all() else math.nan
+        return {"loss": r.loss_at(step), "psnr": value}
 
     def as_dict(self) -> dict:
         """A flat record; :func:`helpers.experiments.storage.to_json` writes it."""
