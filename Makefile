@@ -7,6 +7,8 @@
 # make demo  the attack console as a web app (Voilà) on http://127.0.0.1:8866
 # make site  the series as static HTML in build/site/ (offline; for readers without a kernel)
 # make attack SEED=78483847   one attack from the command line, JSON out
+# make long-runs   remake the shipped long runs in results/long_runs/ (the full-length sweeps the
+#                  notebooks and the README quote) and rewrite the README's tables from them
 
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +17,7 @@ STAMP := $(VENV)/.installed
 TEST_CMD := $(PY) -m pytest tests/ --ignore=tests/browser $(wildcard notebooks/*.ipynb notebooks/solutions/*.ipynb) --nbval-lax --nbval-current-env --nbval-cell-timeout=300
 SEED ?= 78483847
 
-.PHONY: setup lab run demo site test test-native test-portable test-browser attack clean
+.PHONY: setup lab run demo site test test-native test-portable test-browser attack long-runs clean
 
 setup: $(STAMP)
 
@@ -57,6 +59,9 @@ test-browser: setup
 
 attack: setup
 	$(PY) -m helpers attack --seed $(SEED) --json
+
+long-runs: setup
+	env TQDM_DISABLE=1 $(PY) scripts/long_runs.py --all --readme README.md
 
 clean:
 	rm -rf $(VENV) *.egg-info

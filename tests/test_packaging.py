@@ -45,6 +45,6 @@ def test_every_benchmark_starts():
     """A benchmark that no longer imports would only be found when someone needs its numbers."""
     import subprocess
 
-    for script in sorted((ROOT / "benchmarks").glob("*.py")) + [ROOT / "scripts" / "arithmetic_sweep.py"]:
+    for script in sorted((ROOT / "benchmarks").glob("*.py")) + [ROOT / "scripts" / n for n in ("arithmetic_sweep.py", "long_runs.py")]:
         done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "usage:" in done.stdout, f"{script.name}: {done.stderr[-500:]}"
