@@ -90,6 +90,19 @@ def gradient_distance(dummy: Gradient, target: Gradient, kind: str = "l2") -> to
     raise ValueError(f"unknown matching loss {kind!r}; choose 'l2' or 'cosine'")
 
 
+def dummy_pull(
+    model: nn.Module, target: Gradient, dummy_image: torch.Tensor, dummy_logits: torch.Tensor
+) -> tuple[float, torch.Tensor]:
+    """The reference's matching loss at a dummy and its gradient with respect to the dummy
+    image: the direction in which a search moves the pixels (a double backward through
+    ``model``). ``dummy_logits`` go through a softmax, as in the reference."""
+    image = dummy_image.detach().clone().requires_grad_(True)
+    dummy = model_gradient(model, image, F.softmax(dummy_logits.detach(), dim=-1), create_graph=True)
+    loss = gradient_distance(dummy, target)
+    (pull,) = torch.autograd.grad(loss, [image])
+    return float(loss.detach()), pull
+
+
 def gradient_norm(gradient: Gradient) -> float:
     """The Euclidean norm of a whole gradient (all tensors flattened together)."""
     return float(torch.sqrt(sum((g.double() ** 2).sum() for g in gradient)))

@@ -61,3 +61,22 @@ def test_gradient_distance():
     assert 0 < float(gradient_distance(g0, g1, "cosine")) <= 2
     with pytest.raises(ValueError, match="unknown matching loss"):
         gradient_distance(g0, g1, "l3")
+
+
+def test_dummy_pull_is_the_matching_loss_and_its_gradient_for_either_activation():
+    """The search's direction, computed once by hand with autograd: the same numbers; on a
+    ReLU LeNet the matching loss still depends on the dummy image."""
+    from helpers import load_sample, seeded_setup
+    from helpers.gradients import dummy_pull, gradient_distance, model_gradient, true_gradient
+
+    example = load_sample(0)
+    for activation in ("sigmoid", "relu"):
+        setup = seeded_setup(3, activation=activation)
+        shared = true_gradient(setup.model, example.image, example.label)
+        image = setup.dummy_image.clone().requires_grad_(True)
+        dummy = model_gradient(setup.model, image, torch.softmax(setup.dummy_label, -1), create_graph=True)
+        loss = gradient_distance(dummy, shared)
+        loss.backward(inputs=[image])
+        value, pull = dummy_pull(setup.model, shared, setup.dummy_image, setup.dummy_label)
+        assert value == loss.item() and torch.equal(pull, image.grad)
+        assert pull.abs().sum() > 0
