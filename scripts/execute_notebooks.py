@@ -54,8 +54,24 @@ def execute(path: Path, timeout: int = 600) -> dict:
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:  # run timestamps only make diffs noisy
         cell.metadata.pop("execution", None)
+    set_runtime_line(notebook, seconds)
     nbformat.write(notebook, path)
     return {"seconds": round(seconds, 1), "cells": cells}
+
+
+RUNTIME = re.compile(r"\*\*Runtime:\*\*[^\n]*(?:\n(?!\n)[^\n]*)*")  # the paragraph, up to a blank line
+
+
+def runtime_line(seconds: float) -> str:
+    return (f"**Runtime:** {round(seconds)} s when last executed top to bottom, on {machine()} "
+            "(`scripts/execute_notebooks.py` measures it; the README lists every notebook's).")
+
+
+def set_runtime_line(notebook: nbformat.NotebookNode, seconds: float) -> None:
+    """The introduction's **Runtime:** paragraph becomes this run's measurement."""
+    intro = notebook.cells[0]
+    if intro.cell_type == "markdown" and RUNTIME.search(intro.source):
+        intro.source = RUNTIME.sub(lambda _: runtime_line(seconds), intro.source, count=1)
 
 
 def machine() -> str:
