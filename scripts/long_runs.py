@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from helpers.arithmetic import describe_job
-from helpers.experiments.long_runs import LONG_RUNS, LongRun, option, provenance, readme_blocks, rewrite_readme
+from helpers.experiments.long_run_tables import readme_blocks, rewrite_readme
+from helpers.experiments.long_runs import LONG_RUNS, LongRun, option, provenance
 from helpers.experiments.storage import dumps
 from helpers.pool import parallel_map
 

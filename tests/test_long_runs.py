@@ -10,7 +10,7 @@ import pytest
 from helpers.arithmetic import describe_job
 from helpers.cli import main
 from helpers.cli.parser import build_parser
-from helpers.experiments import long_runs
+from helpers.experiments import long_run_tables, long_runs
 from helpers.experiments.long_runs import LONG_RUNS, compare, option, records, rerun_argv, same_arithmetic
 from helpers.pool import parallel_map
 
@@ -114,11 +114,11 @@ def test_same_arithmetic_needs_torch_and_instructions_to_match():
 def test_the_readme_tables_are_the_shipped_records():
     """The README's long-run tables are written from the records (scripts/long_runs.py --readme)."""
     readme = (long_runs.FOLDER.parents[1] / "README.md").read_text()
-    assert long_runs.rewrite_readme(readme, long_runs.readme_blocks()) == readme
+    assert long_run_tables.rewrite_readme(readme, long_run_tables.readme_blocks()) == readme
 
 
 def test_rewrite_readme_replaces_only_between_the_markers():
     text = "a\n<!-- long-run:x -->\nold\n<!-- long-run:end -->\nb"
-    assert long_runs.rewrite_readme(text, {"x": "new"}) == "a\n<!-- long-run:x -->\nnew\n<!-- long-run:end -->\nb"
+    assert long_run_tables.rewrite_readme(text, {"x": "new"}) == "a\n<!-- long-run:x -->\nnew\n<!-- long-run:end -->\nb"
     with pytest.raises(ValueError, match="no <!-- long-run:y -->"):
-        long_runs.rewrite_readme(text, {"y": "new"})
+        long_run_tables.rewrite_readme(text, {"y": "new"})

@@ -2,6 +2,7 @@
 score), sweeps of it over seeds and defences, their summaries and their storage.
 
     client -> trial -> defended -> sweeps -> summaries / storage / timing
+    storage, summaries -> long_runs (the shipped full-length runs) -> long_run_tables (the README's)
 """
 
 from .client import LocalBatch, batch_size, pair_reconstructions, parse_condition, parse_conditions
