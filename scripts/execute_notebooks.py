@@ -141,11 +141,11 @@ def main(argv: list[str]) -> int:
     if not notebooks:
         print("no notebooks to execute")
         return 0
-    results = {}
-    for path in notebooks:
-        results[path.stem] = execute(path)
-        print(f"{path}: {results[path.stem]['seconds']:.1f} s", flush=True)
-    stored = record(results, "python scripts/execute_notebooks.py " + " ".join(argv))
+    command = "python scripts/execute_notebooks.py " + " ".join(argv)
+    for path in notebooks:  # each notebook's timing is recorded as soon as it has run
+        timing = execute(path)
+        stored = record({path.stem: timing}, command)
+        print(f"{path}: {timing['seconds']:.1f} s", flush=True)
     if args.readme:
         rewrite_readme(Path(args.readme), stored)
     if args.guide:
