@@ -5,7 +5,7 @@
 # make test-native / make test-portable   one of the two passes
 # make test-browser   the console and notebook 05 in JupyterLab and Voilà, driven by headless Chromium
 # make demo  the attack console as a web app (Voilà) on http://127.0.0.1:8866
-# make site  the series as static HTML in build/site/ (offline; for readers without a kernel)
+# make site  the series and the seminar guide as static HTML in build/site/ (offline; for readers without a kernel)
 # make attack SEED=78483847   one attack from the command line, JSON out
 # make long-runs   remake the shipped long runs in results/long_runs/ (the full-length sweeps the
 #                  notebooks and the README quote) and rewrite the README's tables from them

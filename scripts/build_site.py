@@ -1,5 +1,6 @@
 """The series as static HTML, for readers without a kernel: every notebook and solution as
-saved (outputs included; a console cell shows the PNG of its last view), plus an index page.
+saved (outputs included; a console cell shows the PNG of its last view), the seminar guide,
+and an index page.
 
     python scripts/build_site.py                  # into build/site/
     python scripts/build_site.py --out DIR notebooks/00_console.ipynb
@@ -17,6 +18,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+GUIDE = ROOT / "docs" / "seminar.md"
+STYLE = "<style>body{font:18px/1.5 sans-serif;max-width:50em;margin:2em auto}table{border-collapse:collapse}" \
+        "td,th{border:1px solid #ccc;padding:.2em .5em;vertical-align:top}</style>"
+
+
+def guide_page(guide: Path, out: Path) -> Path:
+    """The seminar guide (Markdown) as one HTML page, rendered offline by mistune (nbconvert's own)."""
+    import mistune
+
+    render = mistune.create_markdown(plugins=["table"])
+    text = guide.read_text()
+    title = text.strip().splitlines()[0].lstrip("#").strip()
+    page = out / "seminar.html"
+    page.write_text(f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}\n{render(text)}")
+    return page
 
 
 def title_of(path: Path) -> str:
@@ -44,10 +60,11 @@ def build(notebooks: list[Path], out: Path) -> list[Path]:
         page.write_text(body.replace(".ipynb\"", ".html\"").replace(".ipynb)", ".html)"))  # links between notebooks
         pages.append(page)
     items = "\n".join(f'<li><a href="{p.relative_to(out)}">{html.escape(title_of(n))}</a></li>' for n, p in zip(notebooks, pages))
+    guide = guide_page(GUIDE, out)
     (out / "index.html").write_text(
-        "<!doctype html><meta charset='utf-8'><title>Deep Leakage from Gradients: the series</title>"
-        "<style>body{font:18px/1.5 sans-serif;max-width:50em;margin:2em auto}</style>"
-        f"<h1>Deep Leakage from Gradients: a notebook series</h1><ol>{items}</ol>\n")
+        f"<!doctype html><meta charset='utf-8'><title>Deep Leakage from Gradients: the series</title>{STYLE}"
+        f"<h1>Deep Leakage from Gradients: a notebook series</h1><ol>{items}</ol>\n"
+        f'<p>For instructors: <a href="{guide.name}">a 90-minute seminar plan</a>.</p>\n')
     return pages
 
 

@@ -15,6 +15,9 @@ def test_the_console_page_shows_its_last_view_as_a_picture(tmp_path):
     assert "data:image/png;base64," in page  # the console's view, saved beside the widget
     assert "widget-view+json" not in page  # no empty widget placeholder for a reader without a kernel
     assert 'href="00_console.html"' in (tmp_path / "index.html").read_text()
+    guide = (tmp_path / "seminar.html").read_text()  # the seminar guide comes with every build
+    assert 'href="seminar.html"' in (tmp_path / "index.html").read_text()
+    assert "<h2>The plan, minute by minute</h2>" in guide and "<table>" in guide
 
 
 def test_a_missing_notebook_is_one_line_and_exit_2(tmp_path):
