@@ -6,6 +6,10 @@ true gradient, then draws the dummy image and the dummy label with ``randn``. On
 therefore fixes both the network the client trains and the attacker's starting point.
 :func:`seeded_setup` reproduces that order exactly; its parts (:func:`init_weights`,
 :func:`draw_dummy`) let a notebook vary the two separately.
+
+:data:`MODELS` names the victims an attack can be run on: ``lenet`` is the reference's network,
+``lenet-relu`` the same layers with ReLU and PyTorch's own default initialisation (what a
+network is usually trained from); for both, the seed draws the weights and then the dummy.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
+
+import math
 
 import torch
 from torch import nn
@@ -77,6 +83,49 @@ def init_weights(model: nn.Module, generator: torch.Generator) -> nn.Module:
     return model.apply(redraw)
 
 
+def default_init(model: nn.Module, generator: torch.Generator) -> nn.Module:
+    """PyTorch's default initialisation of every convolution and linear layer, with numbers
+    from ``generator``: weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (the
+    ``kaiming_uniform_(a=sqrt(5))`` bound), drawn in the order the layers are built, so
+    ``torch.manual_seed(s); LeNet("relu")`` gives the same weights as a generator seeded ``s``."""
+
+    def redraw(module: nn.Module) -> None:
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            bound = 1 / math.sqrt(module.weight[0].numel())
+            with torch.no_grad():
+                module.weight.uniform_(-bound, bound, generator=generator)
+                if module.bias is not None:
+                    module.bias.uniform_(-bound, bound, generator=generator)
+
+    return model.apply(redraw)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A victim network an attack can be run on, and how a seed draws its weights."""
+
+    name: str
+    activation: str
+    init: str  # "reference": every weight and bias redrawn from U(-0.5, 0.5); "pytorch": PyTorch's default
+    about: str
+
+    def initialise(self, model: nn.Module, generator: torch.Generator) -> nn.Module:
+        return (init_weights if self.init == "reference" else default_init)(model, generator)
+
+
+MODELS = {spec.name: spec for spec in (
+    ModelSpec("lenet", "sigmoid", "reference", "the reference's Sigmoid LeNet, weights redrawn from U(-0.5, 0.5)"),
+    ModelSpec("lenet-relu", "relu", "pytorch", "the same layers with ReLU and PyTorch's default initialisation"),
+)}
+
+
+def get_model(name: str) -> ModelSpec:
+    """The :data:`MODELS` entry called ``name`` (a one-line error names the known ones)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    return MODELS[name]
+
+
 def draw_dummy(
     generator: torch.Generator,
     batch: int = 1,
@@ -138,11 +187,14 @@ def seeded_setup(
     weight_seed: int | None = None,
     dummy_seed: int | None = None,
     batch: int = 1,
-    activation: str = "sigmoid",
+    activation: str | None = None,
+    model: str = "lenet",
     device: str | torch.device = "cpu",
 ) -> Setup:
     """Network and dummy exactly as the reference draws them after ``manual_seed(seed)``.
 
+    ``model`` names the victim (:data:`MODELS`); ``activation`` instead keeps the reference's
+    initialisation and swaps only the activation (the notebooks' "the same LeNet with ReLU").
     ``weight_seed`` / ``dummy_seed`` override one half: the weights are then those that
     seed ``weight_seed`` draws, and the dummy is the one seed ``dummy_seed`` draws in the
     reference (after its own weights), so ``seeded_setup(a, weight_seed=a, dummy_seed=a)``
@@ -150,18 +202,23 @@ def seeded_setup(
     gives a different network there than on a CPU (run the attack inside
     :func:`exact_cuda_matmul` there).
     """
+    spec = get_model(model)
+    if activation is not None:
+        if model != "lenet":
+            raise ValueError("give either a model or an activation for the reference LeNet, not both")
+        spec = ModelSpec(f"lenet ({activation})", activation, "reference", "the reference LeNet with another activation")
     device = torch.device(device)
     weight_seed = seed if weight_seed is None else weight_seed
     dummy_seed = seed if dummy_seed is None else dummy_seed
-    model = _fresh_lenet(activation, device)
+    network = _fresh_lenet(spec.activation, device)
     weight_gen, dummy_gen = _generators(weight_seed, device)
-    init_weights(model, weight_gen)
+    spec.initialise(network, weight_gen)
     if dummy_seed != weight_seed:
         # Draw the dummy where the reference would: after seed dummy_seed drew its weights.
         throwaway_weights, dummy_gen = _generators(dummy_seed, device)
-        init_weights(_fresh_lenet(activation, device), throwaway_weights)
+        spec.initialise(_fresh_lenet(spec.activation, device), throwaway_weights)
     dummy_image, dummy_label = draw_dummy(dummy_gen, batch=batch, device=device)
-    return Setup(model, dummy_image, dummy_label, weight_seed, dummy_seed)
+    return Setup(network, dummy_image, dummy_label, weight_seed, dummy_seed)
 
 
 def count_parameters(model: nn.Module) -> int:

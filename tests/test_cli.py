@@ -138,3 +138,27 @@ def test_sweep_at_refuses_bad_input(argv, message, capsys):
     assert main(["sweep", "--seeds", "0", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_attack_model_option_reaches_the_trial_and_its_json(capsys):
+    from helpers.data import load_sample
+    from helpers.experiments import attack_example, to_json
+
+    assert main(["attack", "--seed", "2", "--model", "lenet-relu", "--iters", "2", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    api = to_json(attack_example(load_sample(0), 2, "dlg", iterations=2, model="lenet-relu").as_dict())
+    assert record["model"] == "lenet-relu" and record | {"seconds": 0} == api | {"seconds": 0}
+    assert main(["sweep", "--seeds", "2", "--model", "lenet-relu", "--iters", "2", "--workers", "1", "--json"]) == 0
+    (swept,) = json.loads(capsys.readouterr().out)["trials"]
+    assert swept | {"seconds": 0} == record | {"seconds": 0}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["attack", "--seed", "0", "--model", "resnet"], "invalid choice: 'resnet'"),
+    (["attack", "--seed", "0", "--model", "lenet-relu", "--defence", "noise=1e-4"], "--model lenet-relu is not supported"),
+    (["sweep", "--seeds", "0", "--model", "lenet-relu", "--defence", "noise=1e-4"], "--model lenet-relu is not supported"),
+])
+def test_bad_model_options_are_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from helpers.model import LeNet, count_parameters, seeded_setup
@@ -75,3 +76,54 @@ def test_activation_slope_is_the_derivative():
         out = f(z)
         (slope,) = torch.autograd.grad(out.sum(), z)
         assert torch.allclose(activation_slope(name, out.detach()), slope)
+
+
+# ---- the model registry: lenet (the reference) and lenet-relu (PyTorch's default initialisation) ----
+
+@pytest.mark.parametrize("seed", [0, 1234])
+def test_lenet_relu_is_what_manual_seed_and_a_default_built_relu_lenet_give(seed):
+    """An independent oracle: torch's own default initialisation after manual_seed, then randn."""
+    from helpers.model import LeNet, seeded_setup
+
+    torch.manual_seed(seed)
+    oracle = LeNet("relu")
+    image, label = torch.randn(1, 3, 32, 32), torch.randn(1, 100)
+    setup = seeded_setup(seed, model="lenet-relu")
+    assert all(torch.equal(a, b) for a, b in zip(oracle.parameters(), setup.model.parameters()))
+    assert torch.equal(setup.dummy_image, image) and torch.equal(setup.dummy_label, label)
+    assert isinstance(setup.model.body[1], torch.nn.ReLU)
+
+
+def test_models_draw_their_weights_from_the_seed():
+    from helpers.model import MODELS, seeded_setup
+
+    for name in MODELS:
+        first, again, other = (seeded_setup(s, model=name) for s in (3, 3, 4))
+        assert all(torch.equal(a, b) for a, b in zip(first.model.parameters(), again.model.parameters()))
+        assert not torch.equal(next(first.model.parameters()), next(other.model.parameters()))
+    reference = seeded_setup(3)
+    assert all(torch.equal(a, b) for a, b in zip(reference.model.parameters(), seeded_setup(3, model="lenet").model.parameters()))
+
+
+def test_lenet_relu_weights_lie_within_the_default_bound_and_the_halves_of_a_seed_swap():
+    import math
+
+    from helpers.model import seeded_setup
+
+    setup = seeded_setup(7, model="lenet-relu")
+    for layer in [m for m in setup.model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]:
+        bound = 1 / math.sqrt(layer.weight[0].numel())
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+        assert layer.weight.abs().max() > 0.9 * bound  # drawn over the whole range, not a narrower one
+    swapped = seeded_setup(7, model="lenet-relu", weight_seed=7, dummy_seed=8)
+    assert torch.equal(swapped.dummy_image, seeded_setup(8, model="lenet-relu").dummy_image)
+    assert torch.equal(next(swapped.model.parameters()), next(setup.model.parameters()))
+
+
+def test_unknown_model_and_model_with_activation_are_refused():
+    from helpers.model import seeded_setup
+
+    with pytest.raises(ValueError, match="unknown model 'resnet'; choose one of lenet, lenet-relu"):
+        seeded_setup(0, model="resnet")
+    with pytest.raises(ValueError, match="either a model or an activation"):
+        seeded_setup(0, model="lenet-relu", activation="relu")

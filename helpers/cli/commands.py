@@ -89,8 +89,8 @@ def run_attack_command(args: argparse.Namespace) -> int:
     if args.defence is not None:
         return run_defended_attack_command(args, device)
     example = load_example(args)
-    trial = in_arithmetic(attack_job, (example, args.seed, args.recipe, dict(iterations=args.iters, device=device)),
-                          args.arithmetic)
+    options = dict(iterations=args.iters, device=device, model=args.model)
+    trial = in_arithmetic(attack_job, (example, args.seed, args.recipe, options), args.arithmetic)
     record = to_json(trial.as_dict())
     if args.out is not None:
         write_outputs(trial, args.out)
@@ -98,7 +98,13 @@ def run_attack_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse_other_models(args: argparse.Namespace) -> None:
+    if args.model != "lenet":
+        raise UsageError(f"--defence attacks the reference lenet; --model {args.model} is not supported with it")
+
+
 def run_defended_attack_command(args: argparse.Namespace, device: torch.device) -> int:
+    refuse_other_models(args)
     if device.type != "cpu":
         raise UsageError("--defence runs on the cpu")
     if args.out is not None:
@@ -119,7 +125,7 @@ def run_defended_attack_command(args: argparse.Namespace, device: torch.device) 
 
 
 def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int:
-
+    refuse_other_models(args)
     defences = [d for spec in args.defence for d in as_usage(parse_conditions, spec)]
     size = max(batch_size(d) for d in defences)
     check_batch_recipe(size, args.recipe)
@@ -161,7 +167,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     examples = load_sample_set() if args.all_samples else [load_example(args)]
     trials, wall = timed_sweep(
         examples, seeds, args.recipe, iterations=args.iters, workers=args.workers, progress=sys.stderr.isatty(),
-        arithmetic=args.arithmetic, snapshot_steps=args.at,
+        arithmetic=args.arithmetic, snapshot_steps=args.at, model=args.model,
     )
     summary = summarise(trials)
     records = [t.as_dict() | ({"at": {str(step): t.at(step) for step in args.at}} if args.at else {}) for t in trials]

@@ -9,10 +9,12 @@ from typing import Any, Callable, TypeVar
 
 from ..arithmetic import SETTINGS
 from ..attacks import RECIPES
+from ..model import MODELS
 
 USAGE_EXIT, INTERNAL_EXIT = 2, 1
 ARITHMETIC_HELP = ("run the attacks in worker processes that compute with these vector instructions "
                    "(portable: the same digits on every x86-64 CPU); default: this process's own")
+MODEL_HELP = "the victim network: " + "; ".join(f"{m.name}: {m.about}" for m in MODELS.values()) + " (default: lenet)"
 T = TypeVar("T")
 
 
@@ -68,6 +70,7 @@ def build_parser() -> Parser:
     attack.add_argument("--download", action="store_true", help="download CIFAR-100 if missing (checksummed)")
     attack.add_argument("--label", type=int, help="the private label (default: the image's own; 0 for --image)")
     attack.add_argument("--recipe", choices=sorted(RECIPES), default="dlg", help="attack recipe (default: dlg)")
+    attack.add_argument("--model", choices=list(MODELS), default="lenet", help=MODEL_HELP)
     attack.add_argument("--iters", type=non_negative, help="outer L-BFGS steps (default: the recipe's, 300 for dlg)")
     attack.add_argument("--device", default="cpu", help="cpu (default) or cuda; a seed draws other weights on cuda")
     attack.add_argument("--threads", type=int, default=1, help="CPU threads for torch (default 1)")
@@ -88,6 +91,7 @@ def build_parser() -> Parser:
     sweep.add_argument("--download", action="store_true")
     sweep.add_argument("--label", type=int)
     sweep.add_argument("--recipe", choices=sorted(RECIPES), default="dlg")
+    sweep.add_argument("--model", choices=list(MODELS), default="lenet", help=MODEL_HELP)
     sweep.add_argument("--iters", type=non_negative)
     sweep.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: every core)")
     sweep.add_argument("--json", action="store_true", help="print one JSON object: per-seed records and a summary")

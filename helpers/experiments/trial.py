@@ -36,10 +36,11 @@ def attack_shared(
     snapshot_steps: Iterable[int] | None = None,
     on_step: StepHook | None = None,
     checkpoint: Checkpoint | None = None,
+    model: str = "lenet",
 ) -> Result:
-    """Seed the network and the dummy, let the client share the gradient of ``examples``
-    (one image, or a local batch of several), defend it with ``defence.seeded(seed)`` if
-    given, and attack what is shared."""
+    """Seed the network (``model``, one of :data:`helpers.model.MODELS`) and the dummy, let the
+    client share the gradient of ``examples`` (one image, or a local batch of several), defend
+    it with ``defence.seeded(seed)`` if given, and attack what is shared."""
     recipe = get_recipe(recipe)
     size = len(examples)
     if size == 0:
@@ -49,7 +50,7 @@ def attack_shared(
                          "dummy row per image (dlg, idlg, or a recipe made from them)")
     device = torch.device(device)
     rows = size if size > 1 else recipe.restarts  # one dummy row per image, or per restart
-    setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device, batch=rows)
+    setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device, batch=rows, model=model)
     images = torch.stack([e.image for e in examples])
     with exact_cuda_matmul():  # the client's gradient and the attacker's dummy gradients alike
         shared = true_gradient(setup.model, images, [e.label for e in examples])
@@ -76,6 +77,7 @@ class Trial:
     example: Example
     result: Result
     metrics: Metrics  # NaN image metrics when the attack diverged: no reconstruction to score
+    model: str = "lenet"  # the victim network (helpers.model.MODELS)
 
     @property
     def success(self) -> bool:
@@ -100,6 +102,7 @@ class Trial:
         r, m = self.result, self.metrics
         return {
             "seed": self.seed,
+            "model": self.model,
             "recipe": r.recipe,
             "image": self.example.name,
             "label_true": m.label_true,
@@ -130,7 +133,8 @@ def score(result: Result, example: Example, row: int = 0) -> Metrics:
 def attack_example(example: Example, seed: int, recipe: str | Recipe = "dlg", **options: Any) -> Trial:
     """Run the reference experiment on one private ``example``: :func:`attack_shared` (whose
     keyword ``options`` it takes: ``iterations``, ``defence``, ``weight_seed``, ``dummy_seed``,
-    ``device``, ``snapshot_steps``, ``on_step``, ``checkpoint``), then score the result. A ``defence``
-    transforms the gradient before it is shared, its noise seeded by ``seed``."""
+    ``device``, ``snapshot_steps``, ``on_step``, ``checkpoint``, ``model``), then score the result.
+    A ``defence`` transforms the gradient before it is shared, its noise seeded by ``seed``."""
     result = attack_shared([example], seed, recipe, **options)
-    return Trial(seed=seed, example=example, result=result, metrics=score(result, example))
+    return Trial(seed=seed, example=example, result=result, metrics=score(result, example),
+                 model=options.get("model", "lenet"))
