@@ -20,7 +20,7 @@ from pathlib import Path
 
 from helpers.arithmetic import describe_job
 from helpers.experiments.long_run_tables import readme_blocks, rewrite_readme
-from helpers.experiments.long_runs import LONG_RUNS, LongRun, option, provenance
+from helpers.experiments.long_runs import FOLDER, LONG_RUNS, LongRun, option, provenance
 from helpers.experiments.storage import dumps
 from helpers.pool import parallel_map
 
@@ -39,7 +39,8 @@ def remake(run: LongRun) -> Path:
     started = datetime.datetime.now(datetime.timezone.utc)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "helpers", *run.argv], check=True, text=True,
-                          stdout=None if run.saves else subprocess.PIPE)
+                          stdout=None if run.saves else subprocess.PIPE,
+                          cwd=FOLDER.parents[1])  # the repository root: --save paths are relative to it
     wall = time.perf_counter() - start
     output = json.loads(run.path.read_text()) if run.saves else json.loads(done.stdout)
     run.path.parent.mkdir(parents=True, exist_ok=True)
