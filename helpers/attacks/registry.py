@@ -17,12 +17,14 @@ from .recipes import HONOURED, Recipe, get_recipe
 from .restarts import batched_restarts
 from .result import Result, kept_steps
 from .search import search
+from .signed_adam import signed_adam
 
 Attack = Callable[[Problem], Result]
 
 ATTACKS: dict[str, Attack] = {
     "torch-lbfgs": search,
     "batched-lbfgs": batched_restarts,
+    "signed-adam": signed_adam,
     "closed-form": solve_then_polish,
 }
 assert set(ATTACKS) == set(HONOURED), "every optimiser a recipe may name needs an attack"
