@@ -97,7 +97,7 @@ def test_close_leaves_no_thread_running():
 # ----------------------------------------------------------------------------- the attack's hooks
 
 
-@pytest.mark.parametrize("recipe", ["dlg", "robust", "closed-form+lbfgs"])
+@pytest.mark.parametrize("recipe", ["dlg", "robust", "ig", "closed-form+lbfgs"])
 def test_every_attack_reports_its_start_and_each_step(coffee, recipe):
     seen = []
     trial = attack_example(coffee, 1, recipe, iterations=3, on_step=seen.append)
@@ -107,7 +107,7 @@ def test_every_attack_reports_its_start_and_each_step(coffee, recipe):
     assert seen[-1].label == trial.result.label[0]
 
 
-@pytest.mark.parametrize("recipe", ["dlg", "robust", "closed-form"])
+@pytest.mark.parametrize("recipe", ["dlg", "robust", "ig", "closed-form"])
 def test_a_checkpoint_that_raises_abandons_the_attack(coffee, recipe):
     calls = []
 
@@ -116,7 +116,7 @@ def test_a_checkpoint_that_raises_abandons_the_attack(coffee, recipe):
         if len(calls) > 2:
             raise Cancelled("stop")
 
-    setup = seeded_setup(1, batch=2 if recipe == "robust" else 1)
+    setup = seeded_setup(1, batch=2 if recipe in ("robust", "ig") else 1)
     shared = true_gradient(setup.model, coffee.image[None], [coffee.label])
     with pytest.raises(Cancelled):
         run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe, iterations=50, checkpoint=checkpoint)
