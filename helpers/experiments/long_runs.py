@@ -80,8 +80,8 @@ LONG_RUNS: dict[str, LongRun] = {run.name: run for run in (
 
 
 def provenance(started: datetime.datetime, wall_seconds: float) -> dict[str, Any]:
-    """Where and when a long run was made: date, package versions, machine and what its
-    portable workers computed with."""
+    """Where and when a long run was made: date, wall time, package versions and machine
+    (``scripts/long_runs.py`` adds what the sweep's workers computed with)."""
     import numpy
     import torch
     import torchvision
