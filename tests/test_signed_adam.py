@@ -41,8 +41,9 @@ def test_ig_is_deterministic_keeps_pixels_in_range_and_picks_the_lowest_matching
 
 
 def test_ig_lowers_the_cosine_matching_loss_on_a_relu_lenet_and_reports_every_step():
-    steps = []
-    trial = attack_example(load_sample(4), 1, "ig", iterations=60, model="lenet-relu", on_step=lambda p: steps.append(p.step))
+    seen = []
+    trial = attack_example(load_sample(4), 1, "ig", iterations=60, model="lenet-relu", on_step=seen.append)
     losses = trial.result.losses
-    assert steps == list(range(61))
+    assert [p.step for p in seen] == list(range(61))
+    assert all(p.loss_step == p.step - 1 for p in seen)  # a step reports the loss of the dummy it started from
     assert all(math.isfinite(v) for v in losses) and losses[-1] < 0.5 * losses[0]

@@ -27,6 +27,26 @@ def restart_dummies(dummy_image: torch.Tensor, restarts: int) -> torch.Tensor:
     return dummy_image.detach().clone()
 
 
+def leading_row(losses: torch.Tensor) -> int:
+    """The restart that leads: the lowest finite matching loss (row 0 if none is finite)."""
+    finite = torch.where(torch.isfinite(losses), losses, torch.full_like(losses, math.inf))
+    return int(finite.argmin())
+
+
+def pick_winner(histories: list[list[float]], images: torch.Tensor, converged_below: float
+                ) -> tuple[int, str, str, list[tuple[str, str]]]:
+    """Judge every restart (one loss history and one dummy row each) and pick the winner: the
+    lowest final matching loss among those that did not diverge. Returns the winner, its
+    status and reason (naming the winner when there are several) and every restart's verdict."""
+    verdicts = [judge(history, images[k : k + 1], converged_below) for k, history in enumerate(histories)]
+    finals = [h[-1] if math.isfinite(h[-1]) else math.inf for h in histories]
+    winner = min(range(len(histories)), key=lambda k: (verdicts[k][0] == DIVERGED, finals[k], k))
+    status, reason = verdicts[winner]
+    if len(histories) > 1:
+        reason = f"{reason} (restart {winner} of {len(histories)}, lowest matching loss)"
+    return winner, status, reason, verdicts
+
+
 def batched_restarts(problem: Problem) -> Result:
     """The restarts attack, one dummy row per restart (the label is read off the gradient)."""
     model, recipe, steps, on_step = problem.model, problem.recipe, problem.steps, problem.on_step
@@ -46,9 +66,8 @@ def batched_restarts(problem: Problem) -> Result:
 
     def report(step: int, losses: torch.Tensor, x: torch.Tensor) -> None:
         """The leading restart so far: the lowest finite matching loss."""
-        finite = torch.where(torch.isfinite(losses), losses, torch.full_like(losses, math.inf))
-        best = int(finite.argmin())
-        on_step(Progress(step, float(losses[best]) if math.isfinite(float(finite[best])) else math.nan, step, x[best],
+        best = leading_row(losses)
+        on_step(Progress(step, float(losses[best]) if math.isfinite(float(losses[best])) else math.nan, step, x[best],
                          label_index))
 
     start = time.perf_counter()
@@ -63,12 +82,7 @@ def batched_restarts(problem: Problem) -> Result:
         on_step=report if on_step is not None else None,
     )
     seconds = time.perf_counter() - start
-    verdicts = [judge(history, run.x[k : k + 1], recipe.converged_below) for k, history in enumerate(run.history)]
-    finals = [v if math.isfinite(v) else math.inf for v in run.losses.tolist()]
-    winner = min(range(recipe.restarts), key=lambda k: (verdicts[k][0] == DIVERGED, finals[k], k))
-    status, reason = verdicts[winner]
-    if recipe.restarts > 1:
-        reason = f"{reason} (restart {winner} of {recipe.restarts}, lowest matching loss)"
+    winner, status, reason, verdicts = pick_winner(run.history, run.x, recipe.converged_below)
     losses = run.history[winner]
     return Result(
         recipe=recipe.name,

@@ -16,8 +16,8 @@ from ..gradients import infer_label, model_num_classes, one_hot
 from .batched_loss import batched_matching_loss
 from .problem import Problem, Progress
 from .recipes import initial_dummy
-from .restarts import restart_dummies
-from .result import DIVERGED, Result, judge
+from .restarts import leading_row, pick_winner, restart_dummies
+from .result import Result
 
 DECAY_AT = (3 / 8, 5 / 8, 7 / 8)  # fractions of the steps at which the learning rate falls tenfold
 
@@ -46,9 +46,8 @@ def signed_adam(problem: Problem) -> Result:
     snapshots: dict[int, torch.Tensor] = {0: x.detach().clone()} if 0 in problem.keep else {}
 
     def report(step: int, matching: torch.Tensor) -> None:
-        finite = torch.where(torch.isfinite(matching), matching, torch.full_like(matching, math.inf))
-        best = int(finite.argmin())
-        on_step(Progress(step, float(matching[best]), step, x.detach()[best], label_index))
+        best = leading_row(matching)  # the loss of the dummy this step started from: one step behind
+        on_step(Progress(step, float(matching[best]), step - 1, x.detach()[best], label_index))
 
     start = time.perf_counter()
     if on_step is not None:
@@ -76,12 +75,7 @@ def signed_adam(problem: Problem) -> Result:
         history[row].append(value)
     seconds = time.perf_counter() - start
     image = x.detach()
-    verdicts = [judge(h, image[k : k + 1], recipe.converged_below) for k, h in enumerate(history)]
-    ranked = [v if math.isfinite(v) else math.inf for v in finals.tolist()]
-    winner = min(range(recipe.restarts), key=lambda k: (verdicts[k][0] == DIVERGED, ranked[k], k))
-    status, reason = verdicts[winner]
-    if recipe.restarts > 1:
-        reason = f"{reason} (restart {winner} of {recipe.restarts}, lowest matching loss)"
+    winner, status, reason, verdicts = pick_winner(history, image, recipe.converged_below)
     return Result(
         recipe=recipe.name,
         image=image[winner : winner + 1].clone(),
