@@ -14,11 +14,10 @@ network is usually trained from); for both, the seed draws the weights and then 
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
-
-import math
 
 import torch
 from torch import nn

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import arithmetic
+from ..data import sample_names
 from ..metrics import succeeded
 from .storage import from_json_number
 from .summaries import SweepSummary
@@ -153,11 +154,8 @@ def rerun_argv(run: LongRun, stored: dict) -> list[str]:
     argv = ["attack", "--seed", str(stored["seed"]), "--recipe", stored["recipe"], "--json"]
     if run.saves:  # a defence sweep's run: its defence, on the sweep's images
         argv += ["--defence", stored["spec"]]
-    elif "--all-samples" in run.argv:
-        from ..data import sample_catalogue
-
-        names = [f"sample:{entry['name']}" for entry in sample_catalogue()]
-        argv += ["--index", str(names.index(stored["image"]))]
+    elif "--all-samples" in run.argv:  # a bundled image, named "sample:NAME"
+        argv += ["--index", str(sample_names().index(stored["image"].removeprefix("sample:")))]
     elif (index := option(run.argv, "--index")) is not None:
         argv += ["--index", index]
     for flag in ("--iters", "--arithmetic"):
