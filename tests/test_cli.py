@@ -155,8 +155,6 @@ def test_attack_model_option_reaches_the_trial_and_its_json(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["attack", "--seed", "0", "--model", "resnet"], "invalid choice: 'resnet'"),
-    (["attack", "--seed", "0", "--model", "lenet-relu", "--defence", "noise=1e-4"], "--model lenet-relu is not supported"),
-    (["sweep", "--seeds", "0", "--model", "lenet-relu", "--defence", "noise=1e-4"], "--model lenet-relu is not supported"),
 ])
 def test_bad_model_options_are_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2

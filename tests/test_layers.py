@@ -18,6 +18,7 @@ LAYERS = [
     ["helpers.statistics"],
     ["helpers.attacks"],
     ["helpers.defences"],
+    ["helpers.clients"],
     ["helpers.experiments"],
     ["helpers.plots", "helpers.display"],
     ["helpers.console"],

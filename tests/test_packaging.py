@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "helpers"
-DISTRIBUTION = {"PIL": "pillow", "skimage": "scikit-image", "IPython": "ipython", "matplotlib_inline": "matplotlib-inline"}
+DISTRIBUTION = {"PIL": "pillow", "skimage": "scikit-image", "IPython": "ipython", "matplotlib_inline": "matplotlib-inline",
+                "sklearn": "scikit-learn"}
 
 
 def _project() -> dict:
@@ -45,6 +46,6 @@ def test_every_benchmark_starts():
     """A benchmark that no longer imports would only be found when someone needs its numbers."""
     import subprocess
 
-    for script in sorted((ROOT / "benchmarks").glob("*.py")) + [ROOT / "scripts" / n for n in ("arithmetic_sweep.py", "long_runs.py")]:
+    for script in sorted((ROOT / "benchmarks").glob("*.py")) + [ROOT / "scripts" / n for n in ("arithmetic_sweep.py", "long_runs.py", "dp_utility.py")]:
         done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "usage:" in done.stdout, f"{script.name}: {done.stderr[-500:]}"

@@ -13,6 +13,7 @@ from typing import Callable, TypeVar
 
 import torch
 
+from ..clients import parse_client
 from ..data import CIFAR100_CLASSES, load_sample_set, sample_catalogue
 from ..experiments import (
     attack_job,
@@ -86,7 +87,7 @@ def run_attack_command(args: argparse.Namespace) -> int:
     if args.arithmetic is not None and args.threads != 1:
         raise UsageError("--arithmetic runs the attack in a worker on one thread; it cannot be combined with --threads")
     torch.set_num_threads(args.threads)
-    if args.defence is not None:
+    if args.defence is not None or args.client is not None or args.aggregate > 1:
         return run_defended_attack_command(args, device)
     example = load_example(args)
     options = dict(iterations=args.iters, device=device, model=args.model)
@@ -98,45 +99,53 @@ def run_attack_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def refuse_other_models(args: argparse.Namespace) -> None:
-    if args.model != "lenet":
-        raise UsageError(f"--defence attacks the reference lenet; --model {args.model} is not supported with it")
+def client_options(args: argparse.Namespace, defences: list) -> tuple[dict, int]:
+    """The keywords of :func:`helpers.experiments.defended_attack` that set the client, and how
+    many private images its runs need (a batch per client, for every aggregated client)."""
+    client = None if args.client is None else as_usage(parse_client, args.client)
+    sizes = {batch_size(d) for d in defences}
+    if client is not None and client.batch > 1 and sizes != {1}:
+        raise UsageError("give the client's batch once: in --client ...,batch=B or in --defence batch=B")
+    size = max(sizes | {client.batch if client else 1})
+    check_batch_recipe(size, args.recipe)
+    return {"client": client, "aggregate": args.aggregate, "model": args.model}, size * args.aggregate
 
 
 def run_defended_attack_command(args: argparse.Namespace, device: torch.device) -> int:
-    refuse_other_models(args)
     if device.type != "cpu":
-        raise UsageError("--defence runs on the cpu")
+        raise UsageError("--defence, --client and --aggregate run on the cpu")
     if args.out is not None:
-        raise UsageError("--out writes a single attack's figures; it cannot be combined with --defence")
-    defence = as_usage(parse_condition, args.defence)
-    check_batch_recipe(batch_size(defence), args.recipe)
-    examples = load_examples(args, batch_size(defence))
-    run = in_arithmetic(defence_job, (examples, args.seed, defence, args.recipe, args.iters), args.arithmetic)
+        raise UsageError("--out writes a single attack's figures; it cannot be combined with --defence, --client or --aggregate")
+    defence = as_usage(parse_condition, args.defence or "none")
+    options, count = client_options(args, [defence])
+    examples = load_examples(args, count)
+    run = in_arithmetic(defence_job, (examples, args.seed, defence, args.recipe, args.iters, options), args.arithmetic)
     record = to_json(run.as_dict())
     if args.json:
         print(json.dumps(record))
     else:
         psnr = ", ".join(number(p, ".1f") for p in record["psnr"])
-        print(f"defence  {defence.label} ({defence.spec})\nimages   {', '.join(run.images)}  seed {run.seed}  recipe {run.recipe}")
+        privacy = "" if run.epsilon is None else f"  epsilon {number(record['epsilon'], '.3g')} (delta {run.delta:g})"
+        print(f"defence  {defence.label} ({defence.spec}){privacy}\nclient   {run.client}, the server sees the mean of "
+              f"{run.aggregate} client(s)  model {run.model}")
+        print(f"images   {', '.join(run.images)}  seed {run.seed}  recipe {run.recipe}")
         print(f"status   {run.status} ({run.reason})\nPSNR     {psnr} dB (paired)  recovered {run.recovered}/{len(run.psnr)}")
         print(f"labels   true {run.labels_true}, recovered {run.labels_recovered}\ncost     {run.iterations} steps, {run.seconds:.1f} s")
     return 0
 
 
 def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int:
-    refuse_other_models(args)
-    defences = [d for spec in args.defence for d in as_usage(parse_conditions, spec)]
-    size = max(batch_size(d) for d in defences)
-    check_batch_recipe(size, args.recipe)
-    examples = load_examples(args, size)
+    defences = [d for spec in args.defence or ["none"] for d in as_usage(parse_conditions, spec)]
+    options, count = client_options(args, defences)
+    examples = load_examples(args, count)
     start = time.perf_counter()
     runs = defence_sweep(examples, seeds, defences, args.recipe, iterations=args.iters, workers=args.workers,
-                         arithmetic=args.arithmetic)
+                         arithmetic=args.arithmetic, **options)
     wall = time.perf_counter() - start
     if args.save is not None:
         save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(args.argv),
                                     "seeds": seeds, "recipe": args.recipe, "iterations": args.iters,
+                                    "model": args.model, "client": args.client or "fedsgd", "aggregate": args.aggregate,
                                     "arithmetic": args.arithmetic,
                                     "wall_seconds": round(wall, 1), "workers": args.workers, "torch": torch.__version__})
     if args.json:
@@ -154,12 +163,12 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     seeds = as_usage(parse_seeds, args.seeds)
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
-    if args.defence:
+    if args.defence or args.client is not None or args.aggregate > 1:
         if args.at:
-            raise UsageError("--at records single-image trials; it cannot be combined with --defence")
+            raise UsageError("--at records single-image trials; it cannot be combined with --defence, --client or --aggregate")
         return run_defence_sweep_command(args, seeds)
     if args.save is not None:
-        raise UsageError("--save needs --defence")
+        raise UsageError("--save needs --defence, --client or --aggregate")
     if args.at and not args.json:
         raise UsageError("--at adds to each trial's JSON record; it needs --json")
     if args.all_samples:

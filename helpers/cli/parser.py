@@ -9,11 +9,14 @@ from typing import Any, Callable, TypeVar
 
 from ..arithmetic import SETTINGS
 from ..attacks import RECIPES
+from ..clients import CLIENT_HELP
 from ..model import MODELS
 
 USAGE_EXIT, INTERNAL_EXIT = 2, 1
 ARITHMETIC_HELP = ("run the attacks in worker processes that compute with these vector instructions "
                    "(portable: the same digits on every x86-64 CPU); default: this process's own")
+AGGREGATE_HELP = ("secure aggregation: the server sees only the mean update of N clients, the attacked one "
+                  "(images from --index on) and N-1 others (the images after them); default 1")
 MODEL_HELP = "the victim network: " + "; ".join(f"{m.name}: {m.about}" for m in MODELS.values()) + " (default: lenet)"
 T = TypeVar("T")
 
@@ -40,6 +43,13 @@ def non_negative(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
@@ -77,7 +87,10 @@ def build_parser() -> Parser:
     attack.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     attack.add_argument("--out", type=Path, help="folder for reconstruction.png, loss.png and result.json")
     attack.add_argument("--defence", help="defend the shared gradient first: none, noise=VAR, laplace=VAR, prune=FRAC, "
-                        "fp16, int8 or batch=B (B images from --index on, attacked jointly)")
+                        "fp16, int8, batch=B (B images from --index on, attacked jointly) or dpsgd:sigma=S,clip=C "
+                        "(DP-SGD with Opacus on the client; the JSON adds epsilon and delta)")
+    attack.add_argument("--client", help=CLIENT_HELP)
+    attack.add_argument("--aggregate", type=positive, default=1, metavar="N", help=AGGREGATE_HELP)
     attack.add_argument("--arithmetic", choices=sorted(SETTINGS), help=ARITHMETIC_HELP)
 
     sweep = commands.add_parser("sweep", parents=[common], help="attack one image with many seeds; success rate and spread")
@@ -97,6 +110,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--json", action="store_true", help="print one JSON object: per-seed records and a summary")
     sweep.add_argument("--defence", action="append", help="sweep a defence's strength, e.g. noise=1e-4,1e-3,1e-2 "
                        "or prune=0.1,0.3 (repeat for several defences; see attack --defence)")
+    sweep.add_argument("--client", help=CLIENT_HELP)
+    sweep.add_argument("--aggregate", type=positive, default=1, metavar="N", help=AGGREGATE_HELP)
     sweep.add_argument("--save", type=Path, help="with --defence: write the runs to PATH.json and reconstructions to PATH.npz")
     sweep.add_argument("--arithmetic", choices=sorted(SETTINGS), help=ARITHMETIC_HELP)
     sweep.add_argument("--at", type=step_list, default=(), metavar="STEPS",

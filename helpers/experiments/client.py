@@ -15,13 +15,15 @@ from typing import Union
 import numpy as np
 import torch
 
+from ..clients import DPSGD, parse_dpsgd
+from ..clients.privacy import DPSGD_HELP
 from ..defences import Defence, parse_defences
 from ..defences.transforms import Described, Description
 from ..defences.spec import KINDS, SPEC_HELP, only_one, spec_number, split_spec
 from ..metrics import mse
 
 MAX_BATCH = 64
-CONDITION_HELP = f"{SPEC_HELP} or batch=SIZE"
+CONDITION_HELP = f"{SPEC_HELP}, {DPSGD_HELP} or batch=SIZE"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class LocalBatch(Described):
         return Description("batch", float(self.size), f"batch={self.size}", f"local batch of {self.size}")
 
 
-Condition = Union[Defence, LocalBatch]
+Condition = Union[Defence, LocalBatch, DPSGD]
 
 
 def batch_size(condition: Condition) -> int:
@@ -53,7 +55,10 @@ def parse_condition(spec: str) -> Condition:
 
 
 def parse_conditions(spec: str) -> list[Condition]:
-    """``batch=2,4`` gives two local batches; anything else is a gradient defence."""
+    """``batch=2,4`` gives two local batches, ``dpsgd:sigma=1,clip=1`` DP-SGD on the client;
+    anything else is a gradient defence."""
+    if spec.strip().lower().partition(":")[0].strip() == "dpsgd":
+        return [parse_dpsgd(spec)]
     kind, eq, values = split_spec(spec)
     if kind != "batch":
         if kind not in KINDS:

@@ -1,6 +1,7 @@
 """A trial against a defended client, scored image by image: what the defence chapters
 measure. A local batch's reconstructions come back in no order and are paired with the
-private images first (:func:`.client.pair_reconstructions`)."""
+private images first (:func:`.client.pair_reconstructions`). The client may train with FedAvg
+or DP-SGD, and hide among other clients behind secure aggregation (:mod:`helpers.clients`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Callable, Sequence
 import torch
 
 from ..attacks import Recipe, get_recipe
+from ..clients import DPSGD, Client, FedSGD
 from ..data import Example
 from ..defences import NoDefence
 from ..metrics import recognisable, succeeded
@@ -39,6 +41,11 @@ class DefenceRun:
     labels_recovered: list[int]  # the label of the reconstruction paired with each image
     pairing: list[int]
     reconstruction: torch.Tensor | None = None  # [B, 3, 32, 32], in the private images' order
+    model: str = "lenet"
+    client: str = "fedsgd"  # helpers.clients' spelling of the attacked client
+    aggregate: int = 1  # clients whose mean update the server sees (secure aggregation)
+    epsilon: float | None = None  # DP-SGD's guarantee per client (None: no DP-SGD; inf: no noise)
+    delta: float | None = None
 
     diverged = property(lambda self: self.status == "diverged")
     mean_psnr = property(lambda self: mean_score(self.psnr), doc="Mean PSNR over the images (NaN: diverged).")
@@ -64,25 +71,41 @@ class DefenceRun:
 def defended_attack(
     examples: Example | Sequence[Example],
     seed: int,
-    defence: Condition | str = NoDefence(),
+    defence: Condition | DPSGD | str = NoDefence(),
     recipe: str | Recipe = "dlg",
     *,
     iterations: int | None = None,
+    client: Client | None = None,
+    aggregate: int = 1,
+    model: str = "lenet",
 ) -> DefenceRun:
     """Attack what a defended client shares: the gradient of ``examples[0]`` defended by
     ``defence`` (its noise seeded by ``seed``), or for a :class:`.client.LocalBatch` of size
-    B the mean gradient of ``examples[:B]``, attacked with B dummy rows. The trial is
+    B (or a ``client`` training on B images) what it shares of ``examples[:B]``, attacked with
+    B dummy rows. With ``aggregate`` N > 1 the next (N - 1) * B examples are the other
+    clients' (B each) and the server sees the mean of the N updates. The trial is
     :func:`.trial.attack_shared`, as for every other entry point."""
     if isinstance(defence, str):
         defence = parse_condition(defence)
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
-    size = batch_size(defence)
-    if len(examples) < size:
-        raise ValueError(f"a batch of {size} needs {size} private images, got {len(examples)}")
+    if isinstance(defence, LocalBatch) and client is not None and client.batch not in (1, defence.size):
+        raise ValueError(f"batch={defence.size} and a client batch of {client.batch} disagree; give one of them")
+    size = batch_size(defence) if isinstance(defence, LocalBatch) else (client.batch if client else 1)
+    client = client or FedSGD()
+    if client.batch != size:
+        client = type(client)(**{**vars(client), "batch": size})
+    if aggregate < 1:
+        raise ValueError(f"the number of aggregated clients must be >= 1, got {aggregate}")
+    if len(examples) < size * aggregate:
+        raise ValueError(f"{aggregate} client(s) with {size} image(s) each need {size * aggregate} private images, "
+                         f"got {len(examples)}")
     batch = examples[:size]
+    others = [examples[k * size:(k + 1) * size] for k in range(1, aggregate)]
     gradient_defence = None if isinstance(defence, LocalBatch) else defence
-    result = attack_shared(batch, seed, recipe, defence=gradient_defence, iterations=iterations, snapshot_steps=())
+    result = attack_shared(batch, seed, recipe, defence=gradient_defence, client=client, others=others,
+                           iterations=iterations, snapshot_steps=(), model=model)
+    shared = result.extras["client"]
     images = torch.stack([e.image for e in batch])
     pairing = list(range(size)) if result.diverged else pair_reconstructions(result.image, images)
     metrics = [score(result, example, row) for example, row in zip(batch, pairing)]
@@ -104,4 +127,9 @@ def defended_attack(
         labels_recovered=[result.label[row] for row in pairing],
         pairing=pairing,
         reconstruction=result.image.detach()[pairing].clone(),
+        model=model,
+        client=shared["client"],
+        aggregate=shared["aggregate"],
+        epsilon=shared["epsilon"],
+        delta=shared["delta"],
     )

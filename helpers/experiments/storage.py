@@ -45,7 +45,7 @@ def dumps(value: Any, **kwargs) -> str:
     return json.dumps(to_json(value), allow_nan=False, **kwargs)
 
 
-_NUMBERS = ("strength", "grad_loss", "seconds", "psnr", "ssim")
+_NUMBERS = ("strength", "grad_loss", "seconds", "psnr", "ssim", "epsilon")
 
 
 def save_runs(runs: Sequence[DefenceRun], path: str | Path, meta: dict | None = None) -> None:
@@ -71,7 +71,7 @@ def load_runs(path: str | Path) -> tuple[list[DefenceRun], dict]:
     names = {f for f in DefenceRun.__dataclass_fields__} - {"reconstruction"}
     runs = []
     for i, record in enumerate(stored["runs"]):
-        fields = {k: from_json_number(record[k]) if k in _NUMBERS else record[k] for k in names}
+        fields = {k: from_json_number(record[k]) if k in _NUMBERS else record[k] for k in names if k in record}
         image = torch.from_numpy(arrays[f"run{i}"].astype(np.float32) / 255) if f"run{i}" in arrays else None
         runs.append(DefenceRun(**fields, reconstruction=image))
     return runs, stored["meta"]

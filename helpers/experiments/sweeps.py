@@ -51,9 +51,10 @@ def attack_job(job: tuple) -> Trial:
 
 
 def defence_job(job: tuple) -> DefenceRun:
-    """``defended_attack(examples, seed, defence, recipe, iterations=...)`` as a picklable job."""
-    examples, seed, defence, recipe, iterations = job
-    return defended_attack(examples, seed, defence, recipe, iterations=iterations)
+    """``defended_attack(examples, seed, defence, recipe, iterations=..., **client)`` as a
+    picklable job (``client``: the keywords ``client``, ``aggregate`` and ``model``, optional)."""
+    examples, seed, defence, recipe, iterations, *client = job
+    return defended_attack(examples, seed, defence, recipe, iterations=iterations, **(client[0] if client else {}))
 
 
 def run_jobs(function: Callable[[T], R], jobs: Sequence[T], workers: int | None, label: str = "",
@@ -105,13 +106,15 @@ def defence_sweep(
     workers: int | None = None,
     progress: bool = False,
     arithmetic: str | None = None,
+    **client,
 ) -> list[DefenceRun]:
     """Every defence with every seed (each seed's own noise); runs come back in (defence,
     seed) order. The longest jobs (big batches) start first, so no worker is left with one
-    at the end. ``arithmetic`` as for :func:`run_sweep`."""
+    at the end. ``arithmetic`` as for :func:`run_sweep`; ``client`` (the keywords ``client``,
+    ``aggregate``, ``model`` of :func:`.defended.defended_attack`) is the same for every run."""
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
-    jobs = [(examples, seed, defence, recipe, iterations) for defence in defences for seed in seeds]
+    jobs = [(examples, seed, defence, recipe, iterations, client) for defence in defences for seed in seeds]
     return run_jobs(defence_job, jobs, workers, "defence sweep", progress, order=lambda job: batch_size(job[2]),
                     arithmetic=arithmetic)
 

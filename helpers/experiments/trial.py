@@ -1,7 +1,8 @@
 """One trial, the one pipeline every entry point (notebooks, CLI, sweeps) runs:
 
-    seeded_setup(seed) -> client's gradient of its image(s) -> defence.seeded(seed)
-        -> run_attack(recipe) -> score against the truth
+    seeded_setup(seed) -> what the client shares (helpers.clients.share: its gradient, its
+        FedAvg update, DP-SGD, the mean over securely aggregated clients)
+        -> defence.seeded(seed) -> run_attack(recipe) -> score against the truth
 
 A trial with a local batch attacks all the client's images at once (one dummy row each);
 otherwise the dummy has one row per restart of the recipe.
@@ -16,9 +17,9 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from ..attacks import DIVERGED, Checkpoint, Recipe, Result, StepHook, get_recipe, run_attack
+from ..clients import DPSGD, Client, FedSGD, share
 from ..data import Example
 from ..defences import Defence
-from ..gradients import true_gradient
 from ..metrics import Metrics, evaluate, psnr
 from ..model import exact_cuda_matmul, seeded_setup
 
@@ -28,7 +29,9 @@ def attack_shared(
     seed: int,
     recipe: str | Recipe = "dlg",
     *,
-    defence: Defence | None = None,
+    defence: Defence | DPSGD | None = None,
+    client: Client | None = None,
+    others: Sequence[Sequence[Example]] = (),
     iterations: int | None = None,
     weight_seed: int | None = None,
     dummy_seed: int | None = None,
@@ -39,8 +42,12 @@ def attack_shared(
     model: str = "lenet",
 ) -> Result:
     """Seed the network (``model``, one of :data:`helpers.model.MODELS`) and the dummy, let the
-    client share the gradient of ``examples`` (one image, or a local batch of several), defend
-    it with ``defence.seeded(seed)`` if given, and attack what is shared."""
+    client (``client``, default FedSGD) train on ``examples`` (one image, or a local batch of
+    several) and share its gradient or update, averaged with the ``others``' (each a list of
+    examples: secure aggregation) if given; a ``defence`` is DP-SGD on every client, or a
+    transform of what is shared, seeded by ``seed``. The attack reads what the server receives
+    as a gradient. ``result.extras["client"]`` records the client, the number of aggregated
+    clients and DP-SGD's epsilon and delta."""
     recipe = get_recipe(recipe)
     size = len(examples)
     if size == 0:
@@ -48,17 +55,26 @@ def attack_shared(
     if size > 1 and not attacks_batches(recipe):
         raise ValueError(f"recipe {recipe.name!r} recovers one image; a batch of {size} needs a search with one "
                          "dummy row per image (dlg, idlg, or a recipe made from them)")
+    client = client or FedSGD(batch=size)
+    if client.batch != size:
+        raise ValueError(f"the client trains on {client.batch} image(s) but {size} were given")
+    dp = defence if isinstance(defence, DPSGD) else None
     device = torch.device(device)
     rows = size if size > 1 else recipe.restarts  # one dummy row per image, or per restart
     setup = seeded_setup(seed, weight_seed=weight_seed, dummy_seed=dummy_seed, device=device, batch=rows, model=model)
     images = torch.stack([e.image for e in examples])
     with exact_cuda_matmul():  # the client's gradient and the attacker's dummy gradients alike
-        shared = true_gradient(setup.model, images, [e.label for e in examples])
-        if defence is not None:
+        message = share(setup.model, images, [e.label for e in examples], client, dp, seed,
+                        [(torch.stack([e.image for e in other]), [e.label for e in other]) for other in others])
+        shared = message.gradient
+        if defence is not None and dp is None:
             shared = defence.seeded(seed)(shared)
-        return run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe,
-                          iterations=iterations, snapshot_steps=snapshot_steps, on_step=on_step,
-                          checkpoint=checkpoint)
+        result = run_attack(setup.model, shared, setup.dummy_image, setup.dummy_label, recipe,
+                            iterations=iterations, snapshot_steps=snapshot_steps, on_step=on_step,
+                            checkpoint=checkpoint)
+    result.extras["client"] = {"client": client.spec, "aggregate": message.clients,
+                               "epsilon": message.epsilon, "delta": message.delta}
+    return result
 
 
 def attacks_batches(recipe: str | Recipe) -> bool:
@@ -103,6 +119,7 @@ class Trial:
         return {
             "seed": self.seed,
             "model": self.model,
+            **r.extras.get("client", {}),
             "recipe": r.recipe,
             "image": self.example.name,
             "label_true": m.label_true,
@@ -132,8 +149,9 @@ def score(result: Result, example: Example, row: int = 0) -> Metrics:
 
 def attack_example(example: Example, seed: int, recipe: str | Recipe = "dlg", **options: Any) -> Trial:
     """Run the reference experiment on one private ``example``: :func:`attack_shared` (whose
-    keyword ``options`` it takes: ``iterations``, ``defence``, ``weight_seed``, ``dummy_seed``,
-    ``device``, ``snapshot_steps``, ``on_step``, ``checkpoint``, ``model``), then score the result.
+    keyword ``options`` it takes: ``iterations``, ``defence``, ``client``, ``others``,
+    ``weight_seed``, ``dummy_seed``, ``device``, ``snapshot_steps``, ``on_step``, ``checkpoint``,
+    ``model``), then score the result.
     A ``defence`` transforms the gradient before it is shared, its noise seeded by ``seed``."""
     result = attack_shared([example], seed, recipe, **options)
     return Trial(seed=seed, example=example, result=result, metrics=score(result, example),
