@@ -7,8 +7,10 @@ import torch
 
 from helpers import load_sample
 from helpers.attacks import IG, RECIPES, DLG
-from helpers.attacks.signed_adam import total_variation
+from helpers.attacks.signed_adam import feature_distance, last_layer_input, total_variation
 from helpers.experiments import attack_example
+from helpers.gradients import true_gradient
+from helpers.model import seeded_setup
 
 
 def test_total_variation_of_a_constant_is_zero_and_of_a_checkerboard_is_two():
@@ -27,6 +29,25 @@ def test_the_ig_recipe_is_registered_and_its_settings_are_checked():
         DLG.with_(tv=0.1)
     with pytest.raises(ValueError, match="needs label='infer'"):
         IG.with_(label="joint")
+    with pytest.raises(ValueError, match="features must be a finite number >= 0"):
+        IG.with_(features=-1.0)
+    with pytest.raises(ValueError, match="does not use features"):
+        DLG.with_(features=1.0)
+
+
+@pytest.mark.parametrize("model", ["lenet", "lenet-relu"])
+def test_the_feature_prior_is_zero_at_the_private_image_and_not_elsewhere(model):
+    """The last layer's input read off the gradient is the private image's own (an independent
+    forward pass through the network's body gives it), so the prior vanishes there only."""
+    setup = seeded_setup(1, model=model)
+    example = load_sample(2)
+    target = true_gradient(setup.model, example.image, example.label)
+    body = setup.model.body(example.image[None]).flatten(1)
+    assert torch.allclose(last_layer_input(setup.model)(example.image[None]), body)
+    distance = feature_distance(setup.model, target)
+    rows = torch.stack([example.image, load_sample(3).image])
+    at_truth, elsewhere = distance(rows).tolist()
+    assert abs(at_truth) < 1e-5 and elsewhere > 1e-3
 
 
 def test_ig_is_deterministic_keeps_pixels_in_range_and_picks_the_lowest_matching_loss():

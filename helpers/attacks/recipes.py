@@ -30,7 +30,7 @@ HONOURED: dict[str, frozenset[str]] = {
     # batched restarts: own backtracking line search and step size, image only
     "batched-lbfgs": frozenset(_COMMON | {"label", "max_iter", "history_size", "tolerance", "restarts", "init", "init_scale"}),
     # Inverting Gradients: Adam on the sign of the objective's gradient, restarts batched, image kept in [0, 1]
-    "signed-adam": frozenset(_COMMON | {"label", "lr", "restarts", "init", "init_scale", "tv"}),
+    "signed-adam": frozenset(_COMMON | {"label", "lr", "restarts", "init", "init_scale", "tv", "features"}),
     # solve, then polish ``iterations`` steps with torch.optim.LBFGS: no dummy, no restarts
     "closed-form": frozenset(_COMMON | {"label", "lr", "max_iter", "history_size", "line_search", "tolerance", "solver_tolerance"}),
 }
@@ -58,6 +58,7 @@ class Recipe:
     init_scale: float = 0.1
     solver_tolerance: float = 1e-7  # closed form: LSQR's relative stopping tolerance per layer
     tv: float = 0.0  # weight of the total-variation prior on the image (signed Adam only)
+    features: float = 0.0  # weight of matching the last layer's input, read off the gradient (signed Adam only)
 
     def __post_init__(self) -> None:
         problem = recipe_problem(self)
@@ -82,7 +83,7 @@ def recipe_problem(recipe: Recipe) -> str:
     for key in ("lr", "init_scale", "solver_tolerance"):
         if not (math.isfinite(getattr(recipe, key)) and getattr(recipe, key) > 0):
             return f"{key} must be a finite number > 0, got {getattr(recipe, key)!r}"
-    for key in ("tolerance", "converged_below", "tv"):
+    for key in ("tolerance", "converged_below", "tv", "features"):
         if not (math.isfinite(getattr(recipe, key)) and getattr(recipe, key) >= 0):
             return f"{key} must be a finite number >= 0, got {getattr(recipe, key)!r}"
     if recipe.optimiser in NEEDS_INFERRED_LABEL and recipe.label != "infer":
@@ -131,7 +132,8 @@ IG = Recipe(
     description="Inverting Gradients (Geiping et al. 2020): cosine distance between the gradients plus "
     "total variation, Adam on the sign of the objective's gradient (learning rate cut tenfold at 3/8, 5/8 "
     "and 7/8 of the steps), the image kept in [0, 1], label from the gradient, restarts run together and "
-    "the lowest final matching loss wins",
+    "the lowest final matching loss wins; plus the cosine distance between the dummy's last-layer input and "
+    "the one the gradient gives by division",
     label="infer",
     loss="cosine",
     optimiser="signed-adam",
@@ -140,6 +142,7 @@ IG = Recipe(
     iterations=2000,
     restarts=2,
     tv=1e-2,
+    features=1.0,
 )
 
 CLOSED_FORM = Recipe(

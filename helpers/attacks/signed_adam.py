@@ -3,17 +3,27 @@ gradient by its *direction* (cosine distance), add a total-variation prior on th
 move the dummy with Adam fed the *sign* of the objective's gradient, the image kept in
 [0, 1]. The learning rate is cut tenfold at 3/8, 5/8 and 7/8 of the steps. ``recipe.restarts``
 dummies run together (Adam works entry by entry, so the rows never interact); the one with
-the lowest final matching loss (without the prior) wins. Nothing else is consulted."""
+the lowest final matching loss (without the priors) wins. Nothing else is consulted.
+
+With ``recipe.features`` > 0 the objective also asks the dummy's input to the last linear
+layer to point the way the shared gradient says it does: the division of notebook 09
+(:func:`.closed_form.last_layer_features`) reads that input off the last layer's gradient
+exactly, on a ReLU network as on the Sigmoid one."""
 
 from __future__ import annotations
 
 import math
 import time
 
+from typing import Callable
+
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from ..gradients import infer_label, model_num_classes, one_hot
 from .batched_loss import batched_matching_loss
+from .closed_form import last_layer_features
 from .problem import Problem, Progress
 from .recipes import initial_dummy
 from .restarts import leading_row, pick_winner, restart_dummies
@@ -30,6 +40,29 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return across + down
 
 
+def last_layer_input(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``x -> the input of the model's last linear layer`` ([n, features]), by a forward hook."""
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        seen: list[torch.Tensor] = []
+        handle = linear.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+        try:
+            model(x)
+        finally:
+            handle.remove()
+        return seen[0].flatten(1)
+
+    return features
+
+
+def feature_distance(model: nn.Module, target: list[torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Per dummy row, the cosine distance between its last-layer input and the one the shared
+    gradient gives by division (its last two tensors: that layer's weight and bias)."""
+    features, wanted = last_layer_input(model), last_layer_features(target[-2], target[-1])
+    return lambda x: 1 - F.cosine_similarity(features(x), wanted[None], dim=1)
+
+
 def signed_adam(problem: Problem) -> Result:
     """The Inverting Gradients attack, one dummy row per restart (the label is read off the gradient)."""
     model, recipe, steps, on_step = problem.model, problem.recipe, problem.steps, problem.on_step
@@ -38,6 +71,7 @@ def signed_adam(problem: Problem) -> Result:
     label_index = infer_label(target)
     losses_of = batched_matching_loss(model, target, one_hot([label_index], model_num_classes(model)).to(device),
                                       recipe.loss)
+    prior = feature_distance(model, target) if recipe.features > 0 else None
     x = initial_dummy(recipe, restart_dummies(problem.dummy_image, recipe.restarts)).to(device).clamp(0, 1)
     x.requires_grad_(True)
     optimiser = torch.optim.Adam([x], lr=recipe.lr)
@@ -56,6 +90,8 @@ def signed_adam(problem: Problem) -> Result:
         problem.check()
         matching = losses_of(x)
         objective = matching + recipe.tv * total_variation(x)
+        if prior is not None:
+            objective = objective + recipe.features * prior(x)
         (gradient,) = torch.autograd.grad(objective.sum(), x)
         for row, value in enumerate(matching.detach().tolist()):
             history[row].append(value)  # the loss at the dummy this step starts from
