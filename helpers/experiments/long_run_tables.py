@@ -9,6 +9,8 @@ import statistics
 from pathlib import Path
 from typing import Sequence
 
+from ..metrics import RECOGNISABLE_SSIM
+from ..statistics import wilson_interval
 from .long_runs import attacks, describe, load, summary
 
 README_BLOCK = "<!-- long-run:{} -->"
@@ -75,6 +77,47 @@ def seed_table(name: str = "seed_table", folder: Path | None = None) -> str:
     return "\n".join(lines)
 
 
+def recognisable_table(names: Sequence[str], folder: Path | None = None) -> str:
+    """Sweeps over images and seeds side by side: how many attacks left a recognisable image
+    (SSIM >= 0.5) with its 95 % interval, the median SSIM, and the seconds per attack."""
+    columns = {}
+    for name in names:
+        rows, meta = attacks(name, folder), load(name, folder)["meta"]
+        hits = sum(r["ssim"] >= RECOGNISABLE_SSIM for r in rows)
+        low, high = wilson_interval(hits, len(rows))
+        seconds = [r["seconds"] for r in rows]
+        columns[f"{rows[0]['recipe']} on {rows[0]['model']}"] = [
+            f"{hits}/{len(rows)} = {100 * hits / len(rows):.0f} % (95 % interval {100 * low:.0f}-{100 * high:.0f} %)",
+            f"{_median([r['ssim'] for r in rows]):.2f}",
+            f"{_median(seconds):.1f} / {max(seconds):.1f}",
+            f"{meta['wall_seconds']:.0f}",
+        ]
+    measures = [f"recognisable (SSIM >= {RECOGNISABLE_SSIM:g})", "median SSIM",
+                "median / longest seconds per attack (1 thread each)", "sweep wall seconds (2 workers)"]
+    lines = ["| measure | " + " | ".join(columns) + " |", "| --- |" + " --- |" * len(columns)]
+    lines += [f"| {m} | " + " | ".join(col[i] for col in columns.values()) + " |" for i, m in enumerate(measures)]
+    return "\n".join(lines)
+
+
+def dpsgd_table(recipes: Sequence[str] = ("closed_form", "dlg", "robust", "ig"), folder: Path | None = None) -> str:
+    """Per DP-SGD setting, the recognisable seeds of each recipe and the step's epsilon."""
+    runs = {r: attacks(f"dpsgd_{r}", folder) for r in recipes}
+    specs = list(dict.fromkeys(x["spec"] for x in runs[recipes[0]]))
+    lines = ["| client | epsilon (delta 1e-5, one step) | " + " | ".join(r.replace("_", "-") for r in recipes) + " |",
+             "|---|---|" + "---|" * len(recipes)]
+    for spec in specs:
+        first = next(x for x in runs[recipes[0]] if x["spec"] == spec)
+        eps = first.get("epsilon")
+        eps_text = ("none (no DP-SGD)" if eps is None or math.isnan(eps) else
+                    "infinite (clipping alone)" if math.isinf(eps) else f"{eps:,.3g}")
+        cells = []
+        for r in recipes:
+            mine = [x for x in runs[r] if x["spec"] == spec]
+            cells.append(f"{sum(x['mean_ssim'] >= RECOGNISABLE_SSIM for x in mine)}/{len(mine)}")
+        lines.append(f"| {spec} | {eps_text} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def readme_blocks(folder: Path | None = None) -> dict[str, str]:
     """What the README shows between ``<!-- long-run:KEY -->`` and ``<!-- long-run:end -->``."""
     return {
@@ -83,6 +126,10 @@ def readme_blocks(folder: Path | None = None) -> dict[str, str]:
         "closed-form": "Over 100 seeds on each of the 8 bundled images, " + closed_form_sentence(folder=folder)
                        + ".\n\n" + describe_all(("closed_form_all_samples",), folder),
         "seed-table": seed_table(folder=folder) + "\n\n" + describe_all(("seed_table",), folder),
+        "relu": recognisable_table(("ig_relu_all_samples", "dlg_relu_all_samples"), folder) + "\n\n" + describe_all(
+            ("ig_relu_all_samples", "dlg_relu_all_samples"), folder),
+        "dpsgd": "Recognisable seeds (SSIM >= 0.5) of three, attacking the astronaut:\n\n" + dpsgd_table(folder=folder)
+                 + "\n\n" + describe_all(tuple(f"dpsgd_{r}" for r in ("closed_form", "dlg", "robust", "ig")), folder),
     }
 
 

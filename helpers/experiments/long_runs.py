@@ -59,6 +59,9 @@ _DEFENCES = ("--defence", "none", "--defence", "prune=0.01,0.1,0.2,0.3,0.5,0.9",
              "--defence", "int8", "--defence", "noise=1e-6,1e-5,1e-4,1e-3,1e-2,1e-1",
              "--defence", "laplace=1e-6,1e-5,1e-4,1e-3,1e-2,1e-1")
 
+_DPSGD = tuple(x for sigma in ("0", "0.0001", "0.001", "0.003", "0.01", "0.03", "0.1", "1")
+               for x in ("--defence", f"dpsgd:sigma={sigma},clip=1"))
+
 LONG_RUNS: dict[str, LongRun] = {run.name: run for run in (
     LongRun("dlg_astronaut_100", (*_SWEEP, "--recipe", "dlg", "--seeds", "0-99", "--index", "0", "--at", "1,10,100",
                                   "--json"),
@@ -77,6 +80,19 @@ LONG_RUNS: dict[str, LongRun] = {run.name: run for run in (
     LongRun("batches_dlg", (*_SWEEP, "--recipe", "dlg", "--seeds", "0,2,78483847", "--iters", "100",
                             "--defence", "batch=2,4,8", "--save", "results/long_runs/batches_dlg"),
             "the paper's attack on local batches of 2, 4 and 8 images, three seeds, 100 steps", ("08_batches",)),
+    LongRun("ig_relu_all_samples", (*_SWEEP, "--recipe", "ig", "--model", "lenet-relu", "--seeds", "0-3",
+                                    "--all-samples", "--json"),
+            "Inverting Gradients on the ReLU LeNet, four seeds on every bundled image (32 attacks)",
+            ("10_relu_networks", "README")),
+    LongRun("dlg_relu_all_samples", (*_SWEEP, "--recipe", "dlg", "--model", "lenet-relu", "--seeds", "0-3",
+                                     "--all-samples", "--json"),
+            "the paper's attack on the ReLU LeNet, the same 32 cases", ("10_relu_networks", "README")),
+    *(LongRun(f"dpsgd_{recipe.replace('-', '_')}", (*_SWEEP, "--recipe", recipe, "--seeds", "0-2", "--index", "0",
+                                                     *iters, "--defence", "none", *_DPSGD,
+                                                     "--save", f"results/long_runs/dpsgd_{recipe.replace('-', '_')}"),
+              f"{recipe} against a DP-SGD client (Opacus, clipping norm 1) at eight noise multipliers, three seeds",
+              ("12_dp_sgd", "README"))
+      for recipe, iters in (("dlg", ("--iters", "100")), ("robust", ()), ("ig", ("--iters", "1000")), ("closed-form", ()))),
 )}
 
 
@@ -117,7 +133,7 @@ def records(record: dict) -> list[dict]:
     return record["trials"] if "trials" in record else record["runs"]
 
 
-_NUMBERS = ("psnr", "ssim", "mse", "grad_loss", "first_loss", "mean_psnr", "mean_ssim", "loss")
+_NUMBERS = ("psnr", "ssim", "mse", "grad_loss", "first_loss", "mean_psnr", "mean_ssim", "loss", "epsilon")
 
 
 def _numbers(value: Any) -> Any:
@@ -158,7 +174,7 @@ def rerun_argv(run: LongRun, stored: dict) -> list[str]:
         argv += ["--index", str(sample_names().index(stored["image"].removeprefix("sample:")))]
     elif (index := option(run.argv, "--index")) is not None:
         argv += ["--index", index]
-    for flag in ("--iters", "--arithmetic"):
+    for flag in ("--model", "--iters", "--arithmetic"):
         if (value := option(run.argv, flag)) is not None:
             argv += [flag, value]
     return argv
