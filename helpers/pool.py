@@ -49,7 +49,7 @@ def parallel_map(function: Callable[[T], R], jobs: Sequence[T], workers: int | N
     pool = _pool(workers, arithmetic)
     try:
         # a spawn pool starts its workers as jobs are submitted: under the setting's variables
-        with _spawn_environment(arithmetic):
+        with spawn_environment(arithmetic):
             futures = [pool.submit(function, job) for job in jobs]
         for future in futures:
             results.append(future.result())
@@ -80,7 +80,7 @@ def _pool(workers: int, arithmetic: str | None = None) -> ProcessPoolExecutor:
 
 
 @contextlib.contextmanager
-def _spawn_environment(arithmetic: str | None):
+def spawn_environment(arithmetic: str | None):
     """This process's instruction-set variables set to ``arithmetic``'s while workers start
     (a spawned worker copies the environment), and put back at once afterwards."""
     if arithmetic is None:

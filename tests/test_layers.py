@@ -20,12 +20,13 @@ LAYERS = [
     ["helpers.defences"],
     ["helpers.clients"],
     ["helpers.experiments"],
+    ["helpers.federation"],
     ["helpers.plots", "helpers.display"],
     ["helpers.console"],
     ["helpers.cli"],
     ["helpers.__main__", "helpers"],
 ]
-GENERIC = ["helpers.pool", "helpers.arithmetic", "helpers.live"]
+GENERIC = ["helpers.pool", "helpers.ray_pool", "helpers.arithmetic", "helpers.live"]
 
 
 def module_name(path: Path) -> str:

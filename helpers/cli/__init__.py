@@ -6,6 +6,8 @@
     python -m helpers sweep --seeds 0-99 --recipe dlg --json
     python -m helpers attack --seed 78483847 --defence noise=1e-2        # or prune=0.3, fp16, int8, batch=4
     python -m helpers sweep --seeds 0,2 --defence prune=0.1,0.3,0.5 --save out/prune
+    python -m helpers fl --clients 4 --rounds 2 --local-steps 1 --recipe closed-form --json
+    python -m helpers sweep --seeds 0-99 --backend ray --address HEAD:6379
     python -m helpers samples
 """
 
@@ -30,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return list_samples()
         if args.command == "sweep":
             return run_sweep_command(args)
+        if args.command == "fl":
+            from .federated import run_fl_command
+
+            return run_fl_command(args)
         return run_attack_command(args)
     except (UsageError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -140,7 +140,7 @@ def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int
     examples = load_examples(args, count)
     start = time.perf_counter()
     runs = defence_sweep(examples, seeds, defences, args.recipe, iterations=args.iters, workers=args.workers,
-                         arithmetic=args.arithmetic, **options)
+                         arithmetic=args.arithmetic, backend=args.backend, address=args.address, **options)
     wall = time.perf_counter() - start
     if args.save is not None:
         save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(args.argv),
@@ -163,6 +163,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     seeds = as_usage(parse_seeds, args.seeds)
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {args.workers}")
+    if args.address is not None and args.backend != "ray":
+        raise UsageError("--address names a Ray cluster; it needs --backend ray")
+    if args.backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError("--backend ray needs Ray: pip install -e '.[fl]'") from None
     if args.defence or args.client is not None or args.aggregate > 1:
         if args.at:
             raise UsageError("--at records single-image trials; it cannot be combined with --defence, --client or --aggregate")
@@ -176,20 +183,20 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     examples = load_sample_set() if args.all_samples else [load_example(args)]
     trials, wall = timed_sweep(
         examples, seeds, args.recipe, iterations=args.iters, workers=args.workers, progress=sys.stderr.isatty(),
-        arithmetic=args.arithmetic, snapshot_steps=args.at, model=args.model,
+        arithmetic=args.arithmetic, snapshot_steps=args.at, model=args.model, backend=args.backend, address=args.address,
     )
     summary = summarise(trials)
     records = [t.as_dict() | ({"at": {str(step): t.at(step) for step in args.at}} if args.at else {}) for t in trials]
     if args.json:
         summary_record = {k: v for k, v in vars(summary).items()} | {"wall_seconds": round(wall, 2), "workers": args.workers,
-                                                                     "arithmetic": args.arithmetic}
+                                                                     "arithmetic": args.arithmetic, "backend": args.backend}
         print(json.dumps(to_json({"summary": summary_record, "trials": records})))
     else:
         for r in records:
             psnr = number(r["psnr"], "6.1f").rjust(6)  # a diverged run has no PSNR
             print(f"{r['image']:<20} seed {r['seed']:>10}  {r['status']:<9} PSNR {psnr} dB  {r['seconds']:6.1f} s")
         print(summary.line())
-        print(f"wall time {wall:.1f} s on {args.workers} worker(s)")
+        print(f"wall time {wall:.1f} s on {args.workers} worker(s) ({args.backend})")
     return 0
 
 

@@ -114,8 +114,31 @@ def build_parser() -> Parser:
     sweep.add_argument("--aggregate", type=positive, default=1, metavar="N", help=AGGREGATE_HELP)
     sweep.add_argument("--save", type=Path, help="with --defence: write the runs to PATH.json and reconstructions to PATH.npz")
     sweep.add_argument("--arithmetic", choices=sorted(SETTINGS), help=ARITHMETIC_HELP)
+    sweep.add_argument("--backend", choices=("pool", "ray"), default="pool",
+                       help="run the attacks in a process pool here (default) or as Ray tasks: on a Ray started for the "
+                       "sweep, or on the cluster at --address; the same numbers either way")
+    sweep.add_argument("--address", help="with --backend ray: a running Ray cluster's head, host:port (or auto)")
     sweep.add_argument("--at", type=step_list, default=(), metavar="STEPS",
                        help="with --json: record each trial's matching loss and PSNR after these outer steps, e.g. 1,10,100")
+
+    fl = commands.add_parser("fl", parents=[common], help="federated training in Flower (on Ray) with a curious server "
+                             "that attacks every update it receives")
+    fl.add_argument("--clients", type=positive, default=4, help="clients, each holding an equal share of the images (default 4)")
+    fl.add_argument("--rounds", type=positive, default=2, help="training rounds; every client is attacked in each (default 2)")
+    fl.add_argument("--local-steps", type=positive, default=1, help="local SGD steps per round (1: FedSGD; default 1)")
+    fl.add_argument("--lr", type=float, default=0.1, help="the clients' learning rate, which the server sets (default 0.1)")
+    fl.add_argument("--batch", type=positive, default=1, help="images per client per round (default 1)")
+    fl.add_argument("--recipe", choices=sorted(RECIPES), default="closed-form", help="the server's attack (default closed-form)")
+    fl.add_argument("--iters", type=non_negative, help="the attack's steps (default: the recipe's)")
+    fl.add_argument("--seed", type=int, default=1234, help="seeds the initial global model and the dummy (default 1234)")
+    fl.add_argument("--secagg", action="store_true", help="the clients run Flower's SecAgg+: the server sees only their mean")
+    fl.add_argument("--defence", help="dpsgd:sigma=S,clip=C: the clients train with Opacus's DP-SGD")
+    fl.add_argument("--model", choices=list(MODELS), default="lenet", help=MODEL_HELP)
+    fl.add_argument("--dataset", choices=("sample", "cifar100"), default="sample",
+                    help="the bundled images (default) or CIFAR-100's training images 0, 1, ... (if on disk)")
+    fl.add_argument("--data-dir", help="folder holding cifar-100-python/ (default: $DLG_DATA_DIR or ~/.torch)")
+    fl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="CPUs Ray may use (default: every core)")
+    fl.add_argument("--json", action="store_true", help="print one JSON object: the settings and every attack")
 
     commands.add_parser("samples", parents=[common], help="list the bundled offline images")
     return parser

@@ -11,7 +11,7 @@
 
 from .privacy import DEFAULT_DELTA, DPSGD, parse_dpsgd
 from .spec import CLIENT_HELP, Client, FedAvg, FedSGD, parse_client
-from .training import Message, local_update, share
+from .training import Message, local_training, local_update, share
 
-__all__ = ["CLIENT_HELP", "Client", "DEFAULT_DELTA", "DPSGD", "FedAvg", "FedSGD", "Message", "local_update",
+__all__ = ["CLIENT_HELP", "Client", "DEFAULT_DELTA", "DPSGD", "FedAvg", "FedSGD", "Message", "local_training", "local_update",
            "parse_client", "parse_dpsgd", "share"]

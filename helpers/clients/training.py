@@ -43,20 +43,35 @@ def local_update(
     """One client's contribution read as a gradient, and its DP-SGD epsilon (None without).
 
     A FedSGD client without DP-SGD shares :func:`helpers.gradients.true_gradient`, the paper's
-    message. Otherwise a copy of ``model`` trains: each of ``client.steps`` steps is one SGD
-    step on the mean loss of all ``images`` (with DP-SGD: per-example clipping and noise drawn
-    from a generator seeded by ``seed``); a FedSGD client shares that one step's gradient, a
-    FedAvg client ``(w_start - w_end) / lr``. ``model`` itself is never changed."""
+    message. Otherwise a copy of ``model`` trains (:func:`local_training`); a FedSGD client
+    shares that one step's gradient, a FedAvg client ``(w_start - w_end) / lr``. ``model``
+    itself is never changed."""
     images = images.unsqueeze(0) if images.dim() == 3 else images
     if dp is None and isinstance(client, FedSGD):
         return true_gradient(model, images, labels), None
+    weights, gradient, epsilon = local_training(model, images, labels, client, dp, seed)
+    if gradient is None:
+        lr = client.lr if isinstance(client, FedAvg) else 1.0
+        gradient = [(s.detach() - w) / lr for s, w in zip(model.parameters(), weights)]
+    return gradient, epsilon
+
+
+def local_training(
+    model: nn.Module, images: torch.Tensor, labels: Sequence[int], client: Client = FedSGD(),
+    dp: DPSGD | None = None, seed: int = 0,
+) -> tuple[list[torch.Tensor], Gradient | None, float | None]:
+    """Train a copy of ``model`` as the client does: each of ``client.steps`` steps is one SGD
+    step on the mean loss of all ``images`` (with DP-SGD: per-example clipping and noise drawn
+    from a generator seeded by ``seed``). Returns the weights after training, the gradient of
+    a FedSGD client's one step (None for FedAvg) and DP-SGD's epsilon (None without it).
+    A FedSGD client's weights are the start, as it does not step."""
+    images = images.unsqueeze(0) if images.dim() == 3 else images
     device = next(model.parameters()).device
     worker = copy.deepcopy(model)
-    start = [p.detach().clone() for p in worker.parameters()]
     lr = client.lr if isinstance(client, FedAvg) else 1.0
     optimiser = torch.optim.SGD(worker.parameters(), lr=lr)
     batch = (images.to(device), one_hot(labels, model_num_classes(model)).to(device))
-    epsilon = None
+    epsilon, gradient = None, None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(Secure RNG|[Ff]ull backward hook|optimal order).*")
         if dp is not None:
@@ -70,11 +85,10 @@ def local_update(
                 gradient = [p.grad.detach().clone() for p in worker.parameters()]
                 break
             optimiser.step()
-        else:
-            gradient = [(s - p.detach()) / lr for s, p in zip(start, worker.parameters())]
         if dp is not None:
             epsilon = math.inf if dp.sigma == 0 else float(engine.get_epsilon(dp.delta))
-    return gradient, epsilon
+    weights = [p.detach().clone() for p in worker.parameters()]
+    return weights, gradient, epsilon
 
 
 def _privatise(worker: nn.Module, optimiser: torch.optim.Optimizer, batch: tuple[torch.Tensor, torch.Tensor],

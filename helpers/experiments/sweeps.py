@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Sequence, TypeVar
 from ..attacks import Recipe, get_recipe
 from ..data import Example
 from ..pool import parallel_map
+from ..ray_pool import ray_map
 from .client import Condition, batch_size
 from .defended import DefenceRun, defended_attack
 from .trial import Trial, attack_example
@@ -57,17 +58,29 @@ def defence_job(job: tuple) -> DefenceRun:
     return defended_attack(examples, seed, defence, recipe, iterations=iterations, **(client[0] if client else {}))
 
 
+BACKENDS = ("pool", "ray")
+
+
 def run_jobs(function: Callable[[T], R], jobs: Sequence[T], workers: int | None, label: str = "",
              progress: bool = False, order: Callable[[T], float] | None = None,
-             arithmetic: str | None = None) -> list[R]:
-    """``function`` over ``jobs`` in the pool, results in job order; ``order`` (optional)
-    ranks the jobs to start first (largest first), a progress bar if ``progress``; with
-    ``arithmetic`` the workers compute with that instruction-set setting."""
+             arithmetic: str | None = None, backend: str = "pool", address: str | None = None) -> list[R]:
+    """``function`` over ``jobs``, results in job order, in the process pool (``backend``
+    "pool") or as Ray tasks ("ray": a local Ray, or the cluster at ``address``); ``order``
+    (optional) ranks the jobs to start first (largest first), a progress bar if ``progress``;
+    with ``arithmetic`` the workers compute with that instruction-set setting."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ValueError("an address names a Ray cluster; it needs the ray backend")
     indices = sorted(range(len(jobs)), key=lambda i: -order(jobs[i])) if order else list(range(len(jobs)))
     bar = _progress(len(jobs), label, progress)
+    ordered = [jobs[i] for i in indices]
     try:
-        done = dict(zip(indices, parallel_map(function, [jobs[i] for i in indices], workers, on_done=bar.update,
-                                              arithmetic=arithmetic)))
+        if backend == "ray":
+            results = ray_map(function, ordered, workers, address, on_done=bar.update, arithmetic=arithmetic)
+        else:
+            results = parallel_map(function, ordered, workers, on_done=bar.update, arithmetic=arithmetic)
+        done = dict(zip(indices, results))
     finally:
         bar.close()
     return [done[i] for i in range(len(jobs))]
@@ -81,19 +94,24 @@ def run_sweep(
     workers: int | None = None,
     progress: bool = False,
     arithmetic: str | None = None,
+    backend: str = "pool",
+    address: str | None = None,
     **attack_kwargs,
 ) -> list[Trial]:
     """Attack every example with every seed; trials come back in (example, seed) order.
 
     ``workers`` processes (default: every core) each run one attack on one thread;
     ``workers=1`` runs in this process. ``arithmetic`` runs the attacks in workers started
-    with that choice of vector instructions (:func:`helpers.pool.parallel_map`). Extra keyword arguments go to
+    with that choice of vector instructions (:func:`helpers.pool.parallel_map`); ``backend="ray"``
+    runs them as Ray tasks instead, on a local Ray or the cluster at ``address``
+    (:func:`helpers.ray_pool.ray_map`), with the same per-seed numbers. Extra keyword arguments go to
     :func:`.trial.attack_example` (e.g. ``iterations``, ``snapshot_steps``, ``defence``).
     """
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
     jobs = [(example, seed, recipe, attack_kwargs) for example in examples for seed in seeds]
-    return run_jobs(attack_job, jobs, workers, f"{recipe.name} sweep", progress, arithmetic=arithmetic)
+    return run_jobs(attack_job, jobs, workers, f"{recipe.name} sweep", progress, arithmetic=arithmetic, backend=backend,
+                    address=address)
 
 
 def defence_sweep(
@@ -106,17 +124,19 @@ def defence_sweep(
     workers: int | None = None,
     progress: bool = False,
     arithmetic: str | None = None,
+    backend: str = "pool",
+    address: str | None = None,
     **client,
 ) -> list[DefenceRun]:
     """Every defence with every seed (each seed's own noise); runs come back in (defence,
     seed) order. The longest jobs (big batches) start first, so no worker is left with one
-    at the end. ``arithmetic`` as for :func:`run_sweep`; ``client`` (the keywords ``client``,
+    at the end. ``arithmetic``, ``backend`` and ``address`` as for :func:`run_sweep`; ``client`` (the keywords ``client``,
     ``aggregate``, ``model`` of :func:`.defended.defended_attack`) is the same for every run."""
     recipe = get_recipe(recipe)
     examples = [examples] if isinstance(examples, Example) else list(examples)
     jobs = [(examples, seed, defence, recipe, iterations, client) for defence in defences for seed in seeds]
     return run_jobs(defence_job, jobs, workers, "defence sweep", progress, order=lambda job: batch_size(job[2]),
-                    arithmetic=arithmetic)
+                    arithmetic=arithmetic, backend=backend, address=address)
 
 
 def timed_sweep(*args, **kwargs) -> tuple[list[Trial], float]:
