@@ -2,9 +2,9 @@
 
 Layers, each importing only the ones before it:
 
-    data -> model -> gradients -> metrics -> statistics -> attacks -> defences
-         -> experiments -> plots / display -> console -> cli
-    (pool, arithmetic, live: generic machinery that imports none of them)
+    data -> model -> gradients -> metrics -> statistics -> attacks -> defences -> clients
+         -> experiments -> federation -> plots / display -> console -> cli
+    (pool, ray_pool, arithmetic, live: generic machinery that imports none of them)
 
 The names the notebooks use most are importable from here.
 """

@@ -25,6 +25,7 @@ from helpers.experiments.storage import dumps
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "--clients 4 --recipe closed-form"
 RUNS = {  # name -> the fl command's options
+    "two_clients": "--clients 2 --rounds 2 --recipe closed-form",  # tests/test_federation.py reruns it
     "fedsgd_rounds": f"{BASE} --rounds 3",
     "fedavg_steps5": f"{BASE} --rounds 2 --local-steps 5",
     "fedavg_steps20": f"{BASE} --rounds 1 --local-steps 20",
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         runs[name] = run_one(RUNS[name])
         print(f"{name:<16} {runs[name]['process_seconds']:6.1f} s  " + ", ".join(
             f"r{a['round']}c{a['client']} {a['psnr'] if a['psnr'] is None else round(a['psnr'], 1)}"
-            for a in runs[name]["attacks"]))
+            for a in runs[name]["attacks"]), flush=True)
     meta = {"about": "federated runs in Flower's simulation engine (Ray backend), every update attacked by the "
                      "curious server; each run is its command's JSON",
             "command": "python scripts/flower_runs.py" + ("" if not args.only else " " + " ".join(f"--only {n}" for n in args.only)),

@@ -8,9 +8,10 @@ clients that train the reference LeNet, and a curious server (an ordinary Flower
 
 Flower and Ray are imported only when a simulation runs (the ``fl`` extra)."""
 
+from .records import load_flower_runs, per_round, summarise_attacks
 from .server import Observation, attack_update, read_gradient
 from .settings import Federation, partition, round_batch
 from .simulation import FederatedRun, shutdown_ray, simulate
 
-__all__ = ["FederatedRun", "Federation", "Observation", "attack_update", "partition", "read_gradient",
-           "round_batch", "shutdown_ray", "simulate"]
+__all__ = ["FederatedRun", "Federation", "Observation", "attack_update", "load_flower_runs", "partition",
+           "per_round", "read_gradient", "round_batch", "shutdown_ray", "simulate", "summarise_attacks"]

@@ -48,11 +48,13 @@ def make_client_app(federation: Federation, holdings: Sequence[Sequence[Example]
         def fit(self, parameters, config):
             torch.set_num_threads(1)
             server_round = int(config["round"])
+            seed = client_seed(federation, server_round, self.partition)
+            np.random.seed(seed % 2**32)  # SecAgg+'s stochastic rounding draws from numpy's global generator
             batch = round_batch(holdings[self.partition], server_round, int(config["batch"]))
             model = load_weights(seeded_setup(federation.seed, model=federation.model).model, parameters)
             client = FedAvg(steps=int(config["local-steps"]), lr=float(config["lr"]), batch=len(batch))  # as the server says
             weights, _, epsilon = local_training(model, torch.stack([e.image for e in batch]), [e.label for e in batch],
-                                                 client, federation.dp, client_seed(federation, server_round, self.partition))
+                                                 client, federation.dp, seed)
             metrics = {"partition": self.partition}
             if epsilon is not None:
                 metrics["epsilon"] = float(epsilon)

@@ -80,6 +80,9 @@ def curious_strategy(federation: Federation, initial: list[np.ndarray]) -> Any:
             return super().configure_fit(server_round, parameters, client_manager)
 
         def aggregate_fit(self, server_round, results, failures):
+            # replies arrive in whatever order the clients finish; FedAvg's float sum in a fixed
+            # order makes the next round's weights the same on every run
+            results = sorted(results, key=lambda item: int(item[1].metrics.get("partition", -1)))
             sent = self.sent[server_round]
             self.failures += [str(f) if isinstance(f, BaseException) else "a client returned no update" for f in failures]
             if federation.secagg:  # every result carries the same unmasked mean
@@ -90,7 +93,7 @@ def curious_strategy(federation: Federation, initial: list[np.ndarray]) -> Any:
                                                          attack_update(federation, sent, mean),
                                                          participants=participants))
             else:
-                for _, res in sorted(results, key=lambda item: int(item[1].metrics["partition"])):
+                for _, res in results:
                     partition = int(res.metrics["partition"])
                     epsilon = res.metrics.get("epsilon")
                     self.observations.append(Observation(
@@ -115,8 +118,8 @@ def make_server_app(federation: Federation, strategy: Any):
     def main(grid, context) -> None:
         legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=federation.rounds), strategy=strategy)
         fit = None
-        if federation.secagg:  # every client's key split among all of them; all needed to unmask
-            fit = SecAggPlusWorkflow(num_shares=federation.clients, reconstruction_threshold=federation.clients)
+        if federation.secagg:  # every client's key shared among all of them; all but one share unmask it
+            fit = SecAggPlusWorkflow(num_shares=federation.clients, reconstruction_threshold=federation.clients - 1)
         DefaultWorkflow(fit_workflow=fit)(grid, legacy)
 
     return app

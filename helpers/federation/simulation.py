@@ -48,6 +48,8 @@ def simulate(federation: Federation, examples: Sequence[Example], workers: int |
     holdings = partition(examples, federation.clients, federation.batch)
     initial = as_arrays(seeded_setup(federation.seed, model=federation.model).model.parameters())
     start = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the server's attacks on one thread, as every other entry point's
     with _quiet_engine():
         from flwr.simulation import run_simulation
 
@@ -61,6 +63,7 @@ def simulate(federation: Federation, examples: Sequence[Example], workers: int |
                                                          "log_to_driver": False, "logging_level": logging.ERROR}})
         finally:
             shutdown_ray()
+            torch.set_num_threads(threads)
     wall = time.perf_counter() - start
     if len({o.server_round for o in strategy.observations}) != federation.rounds:
         why = strategy.failures[-1].strip().splitlines()[-1] if strategy.failures else "no client answered"
@@ -108,13 +111,17 @@ def _quiet_engine() -> Iterator[None]:
     environment and ``PYTHONPATH`` (which Flower's Ray backend rewrites) put back afterwards."""
     saved = {name: os.environ.get(name) for name in [*QUIET, "PYTHONPATH"]}
     os.environ.update(QUIET)
+    import flwr.simulation  # noqa: F401  (read the variables above; set up Flower's logger before it is quietened)
+
     logger = logging.getLogger("flwr")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+    levels = [(item, item.level) for item in [logger, *logger.handlers]]  # Flower's console handler has its own
+    for item, _ in levels:
+        item.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for item, level in levels:
+            item.setLevel(level)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
