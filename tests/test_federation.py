@@ -16,7 +16,7 @@ import torch
 from helpers.cli import main
 from helpers.clients import FedAvg, local_training
 from helpers.data import load_sample, load_sample_set
-from helpers.experiments import run_sweep
+from helpers.experiments import run_sweep, to_json
 from helpers.federation import (Federation, attack_update, load_flower_runs, partition, read_gradient, round_batch,
                                 simulate)
 from helpers.federation.client import as_arrays
@@ -177,10 +177,13 @@ def test_the_ray_backend_gives_the_pools_numbers_seed_for_seed(no_ray_left):
     options = dict(iterations=15, workers=2, arithmetic="portable")
     pool = run_sweep(example, [0, 1, 2], "dlg", **options)
     on_ray = run_sweep(example, [0, 1, 2], "dlg", backend="ray", **options)
+    def record(trial):  # NaN (a diverged run's image metrics) as None, so that equal records compare equal
+        return {k: v for k, v in to_json(trial.as_dict()).items() if k != "seconds"}
+
     for a, b in zip(pool, on_ray):
-        assert a.result.losses == b.result.losses
-        assert torch.equal(a.result.image, b.result.image) and a.metrics == b.metrics
-    assert len({round(t.metrics.psnr, 3) for t in pool}) > 1  # three different problems, not one
+        assert a.result.losses == b.result.losses and torch.equal(a.result.image, b.result.image)
+        assert record(a) == record(b)
+    assert len({t.result.grad_loss for t in pool}) == 3  # three different problems, not one
 
 
 def test_a_sweep_refuses_to_reuse_a_running_ray(no_ray_left, monkeypatch):
