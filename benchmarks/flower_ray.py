@@ -46,11 +46,13 @@ def watched(argv: list[str]) -> tuple[dict, str]:
     """Run ``argv``; sample its process tree and Ray's processes until it ends."""
     before = ray_pids()
     start = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = {"processes": 0, "pss_mb": 0.0}
     out: list[str] = []
+    errors: list[str] = []
     reader = threading.Thread(target=lambda: out.append(child.stdout.read()), daemon=True)
     reader.start()
+    threading.Thread(target=lambda: errors.append(child.stderr.read()), daemon=True).start()
     while child.poll() is None:
         try:
             tree = {child.pid} | {c.pid for c in psutil.Process(child.pid).children(recursive=True)}
@@ -68,6 +70,9 @@ def watched(argv: list[str]) -> tuple[dict, str]:
         time.sleep(0.5)
     reader.join()
     wall = time.perf_counter() - start
+    if child.returncode != 0:
+        time.sleep(0.5)
+        raise SystemExit(f"{' '.join(argv[1:])} failed: {''.join(errors).strip()[-500:]}")
     time.sleep(5)
     return peak | {"wall_seconds": round(wall, 1), "left_running": len(ray_pids() - before),
                    "returncode": child.returncode}, "".join(out)
@@ -89,8 +94,10 @@ def main() -> None:
               f"at most {stats['processes']} processes holding {stats['pss_mb']:.0f} MB together (PSS); "
               f"Ray processes left running afterwards: {stats['left_running']}")
         for a in record["attacks"]:
-            print(f"  round {a['round']} client {a['client']} {a['image']:<20} PSNR {a['psnr']:.1f} dB "
-                  f"SSIM {a['ssim']:.3f} label {a['label_true']}->{a['label_recovered']}")
+            psnr = "none" if a["psnr"] is None else f"{float(a['psnr']):.1f} dB"
+            ssim = "none" if a["ssim"] is None else f"{a['ssim']:.3f}"
+            print(f"  round {a['round']} client {a['client']} {a['image']:<20} PSNR {psnr} SSIM {ssim} "
+                  f"label {a['label_true']}->{a['label_recovered']}")
     if "sweep" not in args.skip:
         results = {}
         for backend in ("pool", "ray"):

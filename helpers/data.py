@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -167,6 +168,17 @@ def load_cifar100(
     archive's MD5, and certificate checks stay on). No network means a ``DataError``
     within ``timeout`` seconds, never a hang.
     """
+    return load_cifar100_images([index], path, download, train, timeout)[0]
+
+
+def load_cifar100_images(
+    indices: Sequence[int],
+    path: str | os.PathLike | None = None,
+    download: bool = False,
+    train: bool = True,
+    timeout: float = 20.0,
+) -> list[Example]:
+    """Several CIFAR-100 images, the data set read once (see :func:`load_cifar100`)."""
     from torchvision.datasets import CIFAR100
 
     root = data_dir(path)
@@ -181,10 +193,13 @@ def load_cifar100(
         dataset = CIFAR100(str(root), train=train, download=download)
     except Exception as err:  # network errors, bad archive, interrupted download
         raise DataError(f"could not get CIFAR-100 into {root}: {type(err).__name__}: {err}") from None
-    if not 0 <= index < len(dataset):
-        raise DataError(f"CIFAR-100 index {index} is out of range: 0..{len(dataset) - 1}")
-    picture, label = dataset[index]
-    return Example(image=_to_tensor(picture), label=int(label), name=f"cifar100:{index}")
+    examples = []
+    for index in indices:
+        if not 0 <= index < len(dataset):
+            raise DataError(f"CIFAR-100 index {index} is out of range: 0..{len(dataset) - 1}")
+        picture, label = dataset[index]
+        examples.append(Example(image=_to_tensor(picture), label=int(label), name=f"cifar100:{index}"))
+    return examples
 
 
 def _fetch_archive(root: Path, timeout: float) -> None:

@@ -43,15 +43,17 @@ def run_one(options: str) -> dict:
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(f"python -m helpers fl {options} failed: {done.stderr.strip().splitlines()[-1]}")
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise SystemExit(f"python -m helpers fl {options} failed: {why}")
     record = json.loads(done.stdout)
-    return record | {"process_seconds": round(time.perf_counter() - start, 1)}
+    made = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return record | {"process_seconds": round(time.perf_counter() - start, 1), "date": made}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=sorted(RUNS), help="run only these (repeat); the others "
-                        "already stored are kept")
+                        "already stored are kept, each with its own date")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "flower_runs.json")
     args = parser.parse_args(argv)
     stored = json.loads(args.out.read_text())["runs"] if args.only and args.out.exists() else {}

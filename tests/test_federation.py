@@ -15,7 +15,7 @@ import torch
 
 from helpers.cli import main
 from helpers.clients import FedAvg, local_training
-from helpers.data import load_sample, load_sample_set
+from helpers.data import Example, load_sample, load_sample_set
 from helpers.experiments import run_sweep, to_json
 from helpers.federation import (Federation, attack_update, load_flower_runs, partition, read_gradient, round_batch,
                                 simulate)
@@ -134,10 +134,20 @@ def test_bad_fl_options_are_refused_in_one_line_without_starting_ray(capsys, no_
     assert err.startswith("error:") and message in err and "\n" not in err
 
 
-def test_bad_backend_options_are_refused(capsys):
-    assert main(["sweep", "--seeds", "0", "--address", "127.0.0.1:6379"]) == 2
-    assert "--backend ray" in capsys.readouterr().err
-    assert main(["sweep", "--seeds", "0", "--backend", "spark"]) == 2
+@pytest.mark.parametrize("argv, message", [
+    (["--address", "127.0.0.1:6379"], "--backend ray"), (["--backend", "spark"], "--backend"),
+    (["--backend", "ray", "--address", "nowhere"], "host:port"), (["--backend", "ray", "--address", ""], "host:port"),
+])
+def test_bad_backend_options_are_refused_in_one_line(capsys, no_ray_left, argv, message):
+    assert main(["sweep", "--seeds", "0", "--recipe", "closed-form", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_an_unreachable_cluster_is_one_line_and_exit_2(capsys, no_ray_left):
+    assert main(["sweep", "--seeds", "0", "--recipe", "closed-form", "--backend", "ray", "--address", "127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot connect to a Ray cluster at 127.0.0.1:9") and "\n" not in err
 
 
 # ------------------------------------------------------------------ Flower and Ray, for real
@@ -180,6 +190,7 @@ def test_the_ray_backend_gives_the_pools_numbers_seed_for_seed(no_ray_left):
     def record(trial):  # NaN (a diverged run's image metrics) as None, so that equal records compare equal
         return {k: v for k, v in to_json(trial.as_dict()).items() if k != "seconds"}
 
+    assert len(pool) == len(on_ray) == 3
     for a, b in zip(pool, on_ray):
         assert a.result.losses == b.result.losses and torch.equal(a.result.image, b.result.image)
         assert record(a) == record(b)
@@ -199,3 +210,13 @@ def test_a_sweep_refuses_to_reuse_a_running_ray(no_ray_left, monkeypatch):
             ray_map(abs, [-1])
     finally:
         ray.shutdown()
+
+
+def test_a_client_that_fails_stops_the_run_with_its_reason_and_ray_is_still_shut_down(no_ray_left):
+    """A client whose data cannot be trained on (a label outside the 100 classes) fails in its
+    Ray actor; the run raises with the reason instead of returning fewer attacks."""
+    examples = load_sample_set()[:2]
+    broken = [examples[0], Example(examples[1].image, 500, "broken")]
+    with pytest.raises(RuntimeError, match="attacked 1 of 2 update"):
+        simulate(Federation(clients=2, rounds=1), broken)
+

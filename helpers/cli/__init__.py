@@ -17,6 +17,7 @@ import sys
 from typing import Sequence
 
 from ..data import DataError
+from ..ray_pool import ClusterError
 from .commands import list_samples, run_attack_command, run_sweep_command
 from .parser import INTERNAL_EXIT, USAGE_EXIT, UsageError, build_parser
 
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_fl_command(args)
         return run_attack_command(args)
-    except (UsageError, DataError) as err:
+    except (UsageError, DataError, ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
     except KeyboardInterrupt:

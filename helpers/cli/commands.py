@@ -146,16 +146,17 @@ def run_defence_sweep_command(args: argparse.Namespace, seeds: list[int]) -> int
         save_runs(runs, args.save, {"command": "python -m helpers " + " ".join(args.argv),
                                     "seeds": seeds, "recipe": args.recipe, "iterations": args.iters,
                                     "model": args.model, "client": args.client or "fedsgd", "aggregate": args.aggregate,
-                                    "arithmetic": args.arithmetic,
+                                    "arithmetic": args.arithmetic, "backend": args.backend, "address": args.address,
                                     "wall_seconds": round(wall, 1), "workers": args.workers, "torch": torch.__version__})
     if args.json:
-        print(json.dumps(to_json({"runs": [r.as_dict() for r in runs], "wall_seconds": round(wall, 2), "workers": args.workers})))
+        print(json.dumps(to_json({"runs": [r.as_dict() for r in runs], "wall_seconds": round(wall, 2), "workers": args.workers,
+                                  "backend": args.backend, "address": args.address})))
         return 0
     for p in points(runs):
         print(f"{p.spec:<16} {p.successes}/{p.runs} succeed (>= {SUCCESS_PSNR:g} dB), {p.recognisable}/{p.runs} "
               f"recognisable (SSIM >= {RECOGNISABLE_SSIM:g}), median PSNR {p.median_psnr:5.1f} dB, "
               f"median SSIM {p.median_ssim:.3f}")
-    print(f"wall time {wall:.1f} s on {args.workers} worker(s)")
+    print(f"wall time {wall:.1f} s on {where(args)}")
     return 0
 
 
@@ -189,15 +190,23 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     records = [t.as_dict() | ({"at": {str(step): t.at(step) for step in args.at}} if args.at else {}) for t in trials]
     if args.json:
         summary_record = {k: v for k, v in vars(summary).items()} | {"wall_seconds": round(wall, 2), "workers": args.workers,
-                                                                     "arithmetic": args.arithmetic, "backend": args.backend}
+                                                                     "arithmetic": args.arithmetic, "backend": args.backend,
+                                                                     "address": args.address}
         print(json.dumps(to_json({"summary": summary_record, "trials": records})))
     else:
         for r in records:
             psnr = number(r["psnr"], "6.1f").rjust(6)  # a diverged run has no PSNR
             print(f"{r['image']:<20} seed {r['seed']:>10}  {r['status']:<9} PSNR {psnr} dB  {r['seconds']:6.1f} s")
         print(summary.line())
-        print(f"wall time {wall:.1f} s on {args.workers} worker(s) ({args.backend})")
+        print(f"wall time {wall:.1f} s on {where(args)}")
     return 0
+
+
+def where(args: argparse.Namespace) -> str:
+    """Where a sweep ran, in words."""
+    if args.address is not None:
+        return f"the Ray cluster at {args.address}"
+    return f"{args.workers} worker(s)" + (" (Ray tasks)" if args.backend == "ray" else "")
 
 
 def list_samples() -> int:

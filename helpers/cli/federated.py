@@ -8,11 +8,13 @@ import json
 import math
 
 from ..clients import parse_dpsgd
-from ..data import load_cifar100, load_sample_set
+from ..data import load_cifar100_images, load_sample_set
 from ..experiments import to_json
 from ..federation import Federation, simulate
 from .commands import number
 from .parser import UsageError, as_usage
+
+CIFAR100_TRAIN = 50_000
 
 
 def federation_from(args: argparse.Namespace) -> Federation:
@@ -32,10 +34,13 @@ def federation_from(args: argparse.Namespace) -> Federation:
 def run_fl_command(args: argparse.Namespace) -> int:
     federation = federation_from(args)
     if args.dataset == "cifar100":
-        examples = [load_cifar100(k, args.data_dir) for k in range(federation.clients * federation.rounds * federation.batch)]
+        count = federation.clients * federation.rounds * federation.batch  # a new batch for every client and round
+        if count > CIFAR100_TRAIN:
+            raise UsageError(f"{count} images (clients x rounds x batch) is more than CIFAR-100's {CIFAR100_TRAIN}")
+        examples = load_cifar100_images(range(count), args.data_dir, download=args.download)
     else:
-        if args.data_dir is not None:
-            raise UsageError("--data-dir applies to --dataset cifar100 only")
+        if args.data_dir is not None or args.download:
+            raise UsageError("--data-dir and --download apply to --dataset cifar100 only")
         examples = load_sample_set()
     if len(examples) < federation.clients * federation.batch:
         raise UsageError(f"{federation.clients} clients with a batch of {federation.batch} need "

@@ -64,6 +64,14 @@ def step_list(text: str) -> tuple[int, ...]:
     return tuple(steps)
 
 
+def ray_address(text: str) -> str:
+    """``auto`` or ``host:port``."""
+    host, colon, port = text.strip().rpartition(":")
+    if text.strip() == "auto" or (colon and host and port.isdigit() and 0 < int(port) < 65536):
+        return text.strip()
+    raise argparse.ArgumentTypeError(f"expected host:port or auto, got {text!r}")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m helpers", description="Deep Leakage from Gradients from the command line.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -117,7 +125,8 @@ def build_parser() -> Parser:
     sweep.add_argument("--backend", choices=("pool", "ray"), default="pool",
                        help="run the attacks in a process pool here (default) or as Ray tasks: on a Ray started for the "
                        "sweep, or on the cluster at --address; the same numbers either way")
-    sweep.add_argument("--address", help="with --backend ray: a running Ray cluster's head, host:port (or auto)")
+    sweep.add_argument("--address", type=ray_address, help="with --backend ray: a running Ray cluster's head, host:port "
+                       "(or auto: the cluster this machine belongs to)")
     sweep.add_argument("--at", type=step_list, default=(), metavar="STEPS",
                        help="with --json: record each trial's matching loss and PSNR after these outer steps, e.g. 1,10,100")
 
@@ -133,10 +142,11 @@ def build_parser() -> Parser:
     fl.add_argument("--seed", type=int, default=1234, help="seeds the initial global model and the dummy (default 1234)")
     fl.add_argument("--secagg", action="store_true", help="the clients run Flower's SecAgg+: the server sees only their mean")
     fl.add_argument("--defence", help="dpsgd:sigma=S,clip=C: the clients train with Opacus's DP-SGD")
-    fl.add_argument("--model", choices=list(MODELS), default="lenet", help=MODEL_HELP)
+    fl.add_argument("--model", choices=list(MODELS), default="lenet", help="the network the clients train: " + MODEL_HELP)
     fl.add_argument("--dataset", choices=("sample", "cifar100"), default="sample",
                     help="the bundled images (default) or CIFAR-100's training images 0, 1, ... (if on disk)")
     fl.add_argument("--data-dir", help="folder holding cifar-100-python/ (default: $DLG_DATA_DIR or ~/.torch)")
+    fl.add_argument("--download", action="store_true", help="download CIFAR-100 if missing (checksummed)")
     fl.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="CPUs Ray may use (default: every core)")
     fl.add_argument("--json", action="store_true", help="print one JSON object: the settings and every attack")
 

@@ -6,9 +6,13 @@ deviation ``sigma * clip`` is added to their sum, and Opacus's RDP accountant tu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Iterator
+
+import torch
 
 from ..defences.transforms import Described, Description
 from .spec import key_values
@@ -65,3 +69,28 @@ def parse_dpsgd(spec: str) -> DPSGD:
     if "sigma" not in values:
         raise ValueError(f"cannot read {spec!r}: dpsgd needs sigma=..., e.g. {DPSGD_HELP}")
     return DPSGD(**values)
+
+
+@contextlib.contextmanager
+def quiet_opacus() -> Iterator[None]:
+    """Opacus without its three expected warnings: no cryptographically secure generator (the
+    noise is seeded on purpose, for reproducible runs), full backward hooks, and "optimal order
+    is the smallest alpha" (the accountant's bound is looser there, still a bound)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(Secure RNG|[Ff]ull backward hook|optimal order).*")
+        yield
+
+
+def privatise(module: torch.nn.Module, optimiser: torch.optim.Optimizer, data: torch.utils.data.DataLoader,
+              dp: DPSGD, generator: torch.Generator, poisson_sampling: bool) -> tuple:
+    """Opacus's ``PrivacyEngine`` (RDP accountant) on a model, its optimiser and its data: each
+    example's gradient clipped to ``dp.clip``, noise ``dp.sigma * dp.clip`` drawn from
+    ``generator``; batches drawn by Poisson sampling, or taken as the loader gives them.
+    Returns the wrapped model, optimiser and loader, and the engine (its ``get_epsilon``)."""
+    from opacus import PrivacyEngine
+
+    engine = PrivacyEngine(accountant="rdp")
+    module, optimiser, data = engine.make_private(module=module, optimizer=optimiser, data_loader=data,
+                                                  noise_multiplier=dp.sigma, max_grad_norm=dp.clip,
+                                                  poisson_sampling=poisson_sampling, noise_generator=generator)
+    return module, optimiser, data, engine

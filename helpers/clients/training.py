@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 
 from ..gradients import Gradient, model_num_classes, one_hot, soft_cross_entropy, true_gradient
-from .privacy import DPSGD
+from .privacy import DPSGD, privatise, quiet_opacus
 from .spec import Client, FedAvg, FedSGD
 
 ClientData = tuple[torch.Tensor, Sequence[int]]  # a client's images [B, 3, 32, 32] and labels
@@ -72,10 +71,11 @@ def local_training(
     optimiser = torch.optim.SGD(worker.parameters(), lr=lr)
     batch = (images.to(device), one_hot(labels, model_num_classes(model)).to(device))
     epsilon, gradient = None, None
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(Secure RNG|[Ff]ull backward hook|optimal order).*")
-        if dp is not None:
-            worker, optimiser, engine = _privatise(worker, optimiser, batch, dp, seed)
+    with quiet_opacus():
+        if dp is not None:  # every step takes the whole local batch: sampling rate 1, as the accountant records
+            data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*batch), batch_size=len(batch[0]))
+            generator = torch.Generator(batch[0].device).manual_seed(seed)
+            worker, optimiser, _, engine = privatise(worker, optimiser, data, dp, generator, poisson_sampling=False)
         for _ in range(client.steps):
             optimiser.zero_grad()
             soft_cross_entropy(worker(batch[0]), batch[1]).backward()
@@ -89,21 +89,6 @@ def local_training(
             epsilon = math.inf if dp.sigma == 0 else float(engine.get_epsilon(dp.delta))
     weights = [p.detach().clone() for p in worker.parameters()]
     return weights, gradient, epsilon
-
-
-def _privatise(worker: nn.Module, optimiser: torch.optim.Optimizer, batch: tuple[torch.Tensor, torch.Tensor],
-               dp: DPSGD, seed: int) -> tuple[nn.Module, torch.optim.Optimizer, object]:
-    """Opacus's PrivacyEngine on the client's model, optimiser and data: every step takes the
-    whole local batch (sampling rate 1, as the accountant records)."""
-    from opacus import PrivacyEngine
-
-    engine = PrivacyEngine(accountant="rdp")
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*batch), batch_size=len(batch[0]))
-    generator = torch.Generator(batch[0].device).manual_seed(seed)
-    worker, optimiser, _ = engine.make_private(module=worker, optimizer=optimiser, data_loader=data,
-                                               noise_multiplier=dp.sigma, max_grad_norm=dp.clip,
-                                               poisson_sampling=False, noise_generator=generator)
-    return worker, optimiser, engine
 
 
 def share(

@@ -5,7 +5,7 @@ or DP-SGD, and hide among other clients behind secure aggregation (:mod:`helpers
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Sequence
 
 import torch
@@ -94,7 +94,7 @@ def defended_attack(
     size = batch_size(defence) if isinstance(defence, LocalBatch) else (client.batch if client else 1)
     client = client or FedSGD()
     if client.batch != size:
-        client = type(client)(**{**vars(client), "batch": size})
+        client = replace(client, batch=size)
     if aggregate < 1:
         raise ValueError(f"the number of aggregated clients must be >= 1, got {aggregate}")
     if len(examples) < size * aggregate:

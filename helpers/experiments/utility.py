@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
-from ..clients import DEFAULT_DELTA
+from ..clients import DEFAULT_DELTA, DPSGD
+from ..clients.privacy import privatise, quiet_opacus
 from ..gradients import model_num_classes, one_hot, soft_cross_entropy
 from ..model import seeded_setup
 
@@ -75,15 +75,10 @@ def train_digits(sigma: float | None, clip: float = 1.0, *, model: str = "lenet"
     optimiser = torch.optim.SGD(network.parameters(), lr=lr)
     engine = None
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(Secure RNG|[Ff]ull backward hook|optimal order).*")
+    with quiet_opacus():
         if sigma is not None:
-            from opacus import PrivacyEngine
-
-            engine = PrivacyEngine(accountant="rdp")
-            network, optimiser, data = engine.make_private(
-                module=network, optimizer=optimiser, data_loader=data, noise_multiplier=sigma, max_grad_norm=clip,
-                noise_generator=torch.Generator().manual_seed(seed))
+            network, optimiser, data, engine = privatise(network, optimiser, data, DPSGD(sigma, clip, delta),
+                                                         torch.Generator().manual_seed(seed), poisson_sampling=True)
         steps = 0
         for _ in range(epochs):
             for x, y in data:

@@ -9,7 +9,7 @@ import statistics
 from pathlib import Path
 
 from ..experiments.storage import from_json_number
-from ..metrics import RECOGNISABLE_SSIM, SUCCESS_PSNR
+from ..metrics import recognisable, succeeded
 
 FLOWER_RUNS = Path(__file__).resolve().parents[2] / "results" / "flower_runs.json"
 
@@ -38,13 +38,14 @@ def summarise_attacks(attacks: list[dict]) -> dict:
     or diverged attack counts as no image)."""
     psnrs = [_number(a["psnr"]) for a in attacks]
     ssims = [_number(a["ssim"]) for a in attacks]
+    no_image = [a["status"] == "diverged" for a in attacks]
     finite = [p for p in psnrs if math.isfinite(p)] or [math.nan]
     return {
         "attacked": len(attacks),
-        "recovered": sum(p >= SUCCESS_PSNR for p in psnrs if not math.isnan(p)),
-        "recognisable": sum(s >= RECOGNISABLE_SSIM for s in ssims if not math.isnan(s)),
+        "recovered": sum(succeeded(p, gone) for p, gone in zip(psnrs, no_image)),
+        "recognisable": sum(recognisable(s, gone) for s, gone in zip(ssims, no_image)),
         "labels_right": sum(a["label_true"] == a["label_recovered"] for a in attacks),
-        "median_psnr": statistics.median(finite) if len(finite) == len(psnrs) else math.nan,
+        "median_psnr": statistics.median(finite) if len(finite) == len(psnrs) else math.nan,  # undefined once one has no image
         "no_image": sum(math.isnan(p) for p in psnrs),
     }
 

@@ -25,7 +25,8 @@ from .settings import Federation
 class Observation:
     """One update the server received and its attack on it: ``partition`` is the client
     whose update it was (None behind SecAgg+: the mean of every client's), ``examples`` the
-    number of examples the client reported, ``epsilon`` its DP-SGD guarantee if it said."""
+    number of examples the client reported, ``epsilon`` the DP-SGD guarantee it reported for
+    this round's training alone (not composed over rounds)."""
 
     server_round: int
     partition: int | None
@@ -36,8 +37,8 @@ class Observation:
 
 
 def read_gradient(sent: list[np.ndarray], returned: list[np.ndarray], lr: float) -> list[torch.Tensor]:
-    """The update read as a gradient: (sent - returned) / lr, exactly the gradient for one
-    local SGD step (FedSGD)."""
+    """The update read as a gradient: (sent - returned) / lr, the gradient itself (up to
+    float32 rounding) for one local SGD step (FedSGD)."""
     return [torch.from_numpy((np.asarray(s, dtype=np.float32) - np.asarray(r, dtype=np.float32)) / np.float32(lr))
             for s, r in zip(sent, returned, strict=True)]
 
@@ -89,9 +90,10 @@ def curious_strategy(federation: Federation, initial: list[np.ndarray]) -> Any:
                 mean = parameters_to_ndarrays(results[0][1].parameters) if results else None
                 if mean is not None:
                     participants = sorted(int(r.metrics["partition"]) for _, r in results if "partition" in r.metrics)
+                    epsilon = results[0][1].metrics.get("epsilon")  # every client trains with the same DP-SGD
                     self.observations.append(Observation(server_round, None, sum(r.num_examples for _, r in results),
                                                          attack_update(federation, sent, mean),
-                                                         participants=participants))
+                                                         None if epsilon is None else float(epsilon), participants))
             else:
                 for _, res in results:
                     partition = int(res.metrics["partition"])

@@ -16,6 +16,7 @@ from ..data import Example
 from ..experiments.client import pair_reconstructions
 from ..experiments.trial import score
 from ..model import seeded_setup
+from ..ray_pool import shutdown, terminate_as_exit
 from .client import as_arrays, make_client_app
 from .server import Observation, curious_strategy, make_server_app
 from .settings import Federation, partition, round_batch
@@ -45,17 +46,21 @@ def simulate(federation: Federation, examples: Sequence[Example], workers: int |
     client at a time on each), and score every attack of the curious server against the
     images of the client(s) it attacked. Ray is shut down before this returns, even on an
     error."""
+    import ray
+
+    if ray.is_initialized():
+        raise RuntimeError("Ray is already running in this process; a simulation starts and stops its own")
     holdings = partition(examples, federation.clients, federation.batch)
     initial = as_arrays(seeded_setup(federation.seed, model=federation.model).model.parameters())
     start = time.perf_counter()
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the server's attacks on one thread, as every other entry point's
-    with _quiet_engine():
+    with terminate_as_exit(), _quiet_engine():
         from flwr.simulation import run_simulation
 
         strategy = curious_strategy(federation, initial)
         cpus = workers or os.cpu_count() or 1
         try:
+            torch.set_num_threads(1)  # the server's attacks on one thread, as every other entry point's
             run_simulation(server_app=make_server_app(federation, strategy),
                            client_app=make_client_app(federation, holdings), num_supernodes=federation.clients,
                            backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
@@ -65,9 +70,10 @@ def simulate(federation: Federation, examples: Sequence[Example], workers: int |
             shutdown_ray()
             torch.set_num_threads(threads)
     wall = time.perf_counter() - start
-    if len({o.server_round for o in strategy.observations}) != federation.rounds:
-        why = strategy.failures[-1].strip().splitlines()[-1] if strategy.failures else "no client answered"
-        raise RuntimeError(f"the simulation stopped before its {federation.rounds} round(s) were attacked: {why}")
+    expected = federation.rounds * (1 if federation.secagg else federation.clients)
+    if strategy.failures or len(strategy.observations) != expected:
+        why = strategy.failures[-1].strip().splitlines()[-1] if strategy.failures else "a client did not answer"
+        raise RuntimeError(f"the simulation attacked {len(strategy.observations)} of {expected} update(s): {why}")
     return FederatedRun(federation, score_observations(federation, strategy.observations, holdings),
                         strategy.observations, wall)
 
@@ -98,11 +104,11 @@ def score_observations(federation: Federation, observations: Sequence[Observatio
 
 
 def shutdown_ray() -> None:
-    """Stop this process's Ray (and the processes it started), if it runs."""
+    """Stop this process's Ray and every process it started (also after a start that failed
+    half way)."""
     import ray
 
-    if ray.is_initialized():
-        ray.shutdown()
+    shutdown(ray)
 
 
 @contextmanager
