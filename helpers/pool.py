@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import torch
 
@@ -80,19 +80,15 @@ def _pool(workers: int, arithmetic: str | None = None) -> ProcessPoolExecutor:
 
 
 @contextlib.contextmanager
-def spawn_environment(arithmetic: str | None):
-    """This process's instruction-set variables set to ``arithmetic``'s while workers start
-    (a spawned worker copies the environment), and put back at once afterwards."""
-    if arithmetic is None:
-        yield
-        return
-    saved = {name: os.environ.get(name) for name in VARIABLES}
-    wanted = environment(arithmetic)
-    for name in VARIABLES:
-        if name in wanted:
-            os.environ[name] = wanted[name]
-        else:
+def scoped_environment(values: Mapping[str, str | None], keep: Iterable[str] = ()) -> Iterator[None]:
+    """Environment variables set to ``values`` (None: removed) for the ``with`` block, and those
+    and the ``keep`` ones (variables the block's own code may rewrite) put back afterwards."""
+    saved = {name: os.environ.get(name) for name in [*values, *keep]}
+    for name, value in values.items():
+        if value is None:
             os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         yield
     finally:
@@ -101,6 +97,18 @@ def spawn_environment(arithmetic: str | None):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextlib.contextmanager
+def spawn_environment(arithmetic: str | None) -> Iterator[None]:
+    """This process's instruction-set variables set to ``arithmetic``'s while workers start
+    (a spawned worker copies the environment), and put back at once afterwards."""
+    if arithmetic is None:
+        yield
+        return
+    wanted = environment(arithmetic)
+    with scoped_environment({name: wanted.get(name) for name in VARIABLES}):
+        yield
 
 
 def _start_worker(parent: int) -> None:

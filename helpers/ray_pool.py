@@ -16,7 +16,7 @@ import threading
 from typing import Callable, Iterator, Sequence, TypeVar
 
 from .arithmetic import get_arithmetic
-from .pool import spawn_environment
+from .pool import scoped_environment, spawn_environment
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,9 +69,7 @@ def _ray_map(ray, function: Callable[[T], R], jobs: list[T], workers: int | None
 def _connect(ray, address: str | None, workers: int, jobs: int, arithmetic: str | None) -> None:
     """Start a local Ray of ``min(workers, jobs)`` CPUs whose workers compute with
     ``arithmetic``, or connect to the cluster at ``address``; Ray's usage reports off."""
-    saved = {name: os.environ.get(name) for name in QUIET}
-    os.environ.update({name: saved[name] or value for name, value in QUIET.items()})
-    try:
+    with scoped_environment({name: os.environ.get(name) or value for name, value in QUIET.items()}):
         if address is None:
             with spawn_environment(arithmetic):  # the raylet and its workers copy this environment
                 ray.init(num_cpus=max(1, min(workers, jobs)), include_dashboard=False, log_to_driver=False,
@@ -85,12 +83,6 @@ def _connect(ray, address: str | None, workers: int, jobs: int, arithmetic: str 
         except Exception as err:  # a malformed address, or no cluster behind "auto"
             first = str(err).splitlines()[0] if str(err) else ""
             raise ClusterError(f"cannot connect to a Ray cluster at {address}: {type(err).__name__}: {first}") from None
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

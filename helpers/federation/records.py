@@ -28,16 +28,12 @@ def load_flower_runs(path: str | Path | None = None) -> dict:
     return stored
 
 
-def _number(value) -> float:
-    return math.nan if value is None else float(value)
-
-
 def summarise_attacks(attacks: list[dict]) -> dict:
     """How many attacked images the server recovered (PSNR >= 30 dB), how many stay
     recognisable (SSIM >= 0.5), how many labels it read right, and the median PSNR (a refused
     or diverged attack counts as no image)."""
-    psnrs = [_number(a["psnr"]) for a in attacks]
-    ssims = [_number(a["ssim"]) for a in attacks]
+    psnrs = [from_json_number(a["psnr"]) for a in attacks]
+    ssims = [from_json_number(a["ssim"]) for a in attacks]
     no_image = [a["status"] == "diverged" for a in attacks]
     finite = [p for p in psnrs if math.isfinite(p)] or [math.nan]
     return {
@@ -54,5 +50,5 @@ def per_round(attacks: list[dict]) -> dict[int, dict[int, float]]:
     """PSNR by round, then by client (NaN: no image)."""
     table: dict[int, dict[int, float]] = {}
     for a in attacks:
-        table.setdefault(a["round"], {})[a["client"]] = _number(a["psnr"])
+        table.setdefault(a["round"], {})[a["client"]] = from_json_number(a["psnr"])
     return table

@@ -16,13 +16,14 @@ from ..data import Example
 from ..experiments.client import pair_reconstructions
 from ..experiments.trial import score
 from ..model import seeded_setup
+from ..pool import scoped_environment
+from ..ray_pool import QUIET as RAY_QUIET
 from ..ray_pool import shutdown, terminate_as_exit
 from .client import as_arrays, make_client_app
 from .server import Observation, curious_strategy, make_server_app
 from .settings import Federation, partition, round_batch
 
-QUIET = {"FLWR_TELEMETRY_ENABLED": "0",  # no usage events sent (and none tried offline)
-         "RAY_USAGE_STATS_ENABLED": "0", "RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO": "0"}
+QUIET = {"FLWR_TELEMETRY_ENABLED": "0", **RAY_QUIET}  # no usage events sent (and none tried offline)
 
 
 @dataclass
@@ -115,21 +116,15 @@ def shutdown_ray() -> None:
 def _quiet_engine() -> Iterator[None]:
     """Flower and Ray without telemetry, usage reports or per-round INFO lines; the
     environment and ``PYTHONPATH`` (which Flower's Ray backend rewrites) put back afterwards."""
-    saved = {name: os.environ.get(name) for name in [*QUIET, "PYTHONPATH"]}
-    os.environ.update(QUIET)
-    import flwr.simulation  # noqa: F401  (read the variables above; set up Flower's logger before it is quietened)
+    with scoped_environment(QUIET, keep=["PYTHONPATH"]):
+        import flwr.simulation  # noqa: F401  (read the variables above; set up Flower's logger before it is quietened)
 
-    logger = logging.getLogger("flwr")
-    levels = [(item, item.level) for item in [logger, *logger.handlers]]  # Flower's console handler has its own
-    for item, _ in levels:
-        item.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for item, level in levels:
-            item.setLevel(level)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        logger = logging.getLogger("flwr")
+        levels = [(item, item.level) for item in [logger, *logger.handlers]]  # Flower's console handler has its own
+        for item, _ in levels:
+            item.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for item, level in levels:
+                item.setLevel(level)
